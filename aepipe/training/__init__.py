@@ -1,0 +1,1 @@
+"""Training and export (torch). Never imported by the runtime path."""

@@ -1,0 +1,174 @@
+"""Train a registered network on random patches, with checkpoints that resume exactly.
+
+    python -m aepipe.training.train --model unet-denoise-s --task denoise \
+        --data ../shared/data/CBSD432 --out runs/denoise --steps 20000
+
+Rerunning the same command resumes from ``OUT/last.pt`` (model, optimiser, schedule and
+random state), so a long CPU run can be stopped and continued at any time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from aepipe.models import create_model
+from aepipe.training.data import PatchSampler, center_crops, load_rgb_folder, split_holdout
+from aepipe.training.degradations import Degradation, GaussianNoise, fixed_noise
+
+DEGRADATIONS: dict[str, Degradation] = {"denoise": GaussianNoise(0.0, 50.0)}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str
+    task: str
+    data: str
+    out: str
+    steps: int = 20_000
+    batch: int = 16  # 16 x 64² patches: ~100 steps/min for a 1M-param U-Net on 2 cores
+    patch: int = 64
+    lr: float = 2e-4
+    min_lr: float = 1e-6
+    weight_decay: float = 1e-4
+    seed: int = 0
+    threads: int = 2
+    holdout: int = 8  # last N training images validate; test sets are never touched
+    val_every: int = 500
+    val_sigma: float = 25.0
+
+
+def cosine_lr(config: TrainConfig, step: int) -> float:
+    """Cosine decay from ``lr`` to ``min_lr`` over ``steps``, after a 1% linear warm-up."""
+    warmup = max(1, config.steps // 100)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, config.steps - warmup)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [0, 1] (outputs clipped as they will be at run time)."""
+    mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+class Trainer:
+    """Owns the model, optimiser, sampler and checkpoint file of one run."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.out = Path(config.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed)
+        torch.set_num_threads(config.threads)
+        train_images, val_images = split_holdout(load_rgb_folder(Path(config.data)), config.holdout)
+        self.sampler = PatchSampler(train_images, config.patch, np.random.default_rng(config.seed))
+        self.val_clean = torch.from_numpy(center_crops(val_images, 128))
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.degrade = DEGRADATIONS[config.task]
+        self.model = create_model(config.model)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.step = 0
+        self._resume()
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "last.pt"
+
+    def _resume(self) -> None:
+        if not self.checkpoint_path.exists():
+            return
+        state = torch.load(self.checkpoint_path, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        self.sampler.rng.bit_generator.state = json.loads(state["numpy_rng"])
+        self.generator.set_state(state["torch_rng"])
+        print(f"resumed {self.checkpoint_path} at step {self.step}")
+
+    def save(self) -> None:
+        """Atomic checkpoint: a crash mid-save never leaves a corrupt ``last.pt``."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "numpy_rng": json.dumps(self.sampler.rng.bit_generator.state),
+            "torch_rng": self.generator.get_state(),
+            "config": json.dumps(dataclasses.asdict(self.config)),
+        }
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def train_step(self) -> float:
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = cosine_lr(self.config, self.step)
+        clean = torch.from_numpy(self.sampler.batch(self.config.batch))
+        inputs = self.degrade(clean, self.generator)
+        loss = nn.functional.l1_loss(self.model(**inputs), clean)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        inputs = fixed_noise(self.val_clean, self.config.val_sigma)
+        return {
+            "val_psnr_in": psnr(inputs["x"], self.val_clean),
+            "val_psnr": psnr(self.model(**inputs), self.val_clean),
+        }
+
+    def run(self) -> None:
+        log = (self.out / "log.jsonl").open("a")
+        started, losses = time.monotonic(), []
+        while self.step < self.config.steps:
+            losses.append(self.train_step())
+            if self.step % self.config.val_every == 0 or self.step == self.config.steps:
+                row = {"step": self.step, "loss": float(np.mean(losses)), **self.validate()}
+                row["minutes"] = round((time.monotonic() - started) / 60, 2)
+                print(json.dumps(row), flush=True)
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                losses.clear()
+                self.save()
+
+
+FIELD_TYPES = {"int": int, "float": float, "str": str}
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for field in dataclasses.fields(TrainConfig):
+        required = field.default is dataclasses.MISSING
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=FIELD_TYPES[str(field.type)],
+            required=required,
+            default=None if required else field.default,
+        )
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    Trainer(parse_args(argv)).run()
+
+
+if __name__ == "__main__":
+    main()
