@@ -19,6 +19,8 @@ value per pixel) lets one network serve every noise level; the runtime fills it 
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -65,12 +67,11 @@ class NoiseLevelUNet(nn.Module):
         self.head = nn.Conv2d(head_in, widths[0], 3, padding=1)
         self.encoders = nn.ModuleList(_stage(w, blocks) for w in widths[:-1])
         self.downs = nn.ModuleList(
-            nn.Conv2d(w, w_next, 2, stride=2) for w, w_next in zip(widths, widths[1:], strict=False)
+            nn.Conv2d(w, w_next, 2, stride=2) for w, w_next in itertools.pairwise(widths)
         )
         self.bottleneck = _stage(widths[-1], blocks)
         self.ups = nn.ModuleList(
-            nn.ConvTranspose2d(w_next, w, 2, stride=2)
-            for w, w_next in zip(widths, widths[1:], strict=False)
+            nn.ConvTranspose2d(w_next, w, 2, stride=2) for w, w_next in itertools.pairwise(widths)
         )
         self.decoders = nn.ModuleList(_stage(w, blocks) for w in widths[:-1])
         self.tail = nn.Conv2d(widths[0], in_channels, 3, padding=1)

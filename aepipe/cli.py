@@ -1,0 +1,107 @@
+"""``aepipe`` command line: ``run``, ``models``, ``demo``, ``bench``.
+
+``main(argv)`` takes its arguments explicitly and returns the exit status, so tests call it
+directly. Prefect and onnxruntime are imported by the commands that need them, keeping
+``aepipe --help`` and ``aepipe models`` quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aepipe.errors import AepipeError
+from aepipe.tasks import TASKS
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="local folder or s3://bucket/prefix to read")
+    parser.add_argument("dest", help="local folder or s3://bucket/prefix to write")
+    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument("--model", help="registry name, .onnx path or s3:// URI")
+    parser.add_argument(
+        "--noise-level", type=float, help="σ on the 0–255 scale (denoise); blind when absent"
+    )
+    parser.add_argument("--scale", type=int, choices=(2, 4), help="super-resolution factor")
+    parser.add_argument("--glob", help="only keys matching, e.g. '**/*.png'")
+    parser.add_argument("--batch-size", type=int, default=4, help="tiles per model call")
+    parser.add_argument("--tile", type=int, default=256, help="tile side in pixels (0: whole)")
+    parser.add_argument("--chunk-size", type=int, default=32, help="images per Prefect task")
+    parser.add_argument("--overwrite", action="store_true", help="redo finished images")
+    parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
+    parser.add_argument("--limit", type=int, help="process at most N images")
+    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL / AWS)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aepipe", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_arguments(commands.add_parser("run", help="restore a folder or bucket prefix"))
+    commands.add_parser("models", help="list shipped models with their cards")
+    demo = commands.add_parser("demo", help="denoise the bundled samples (what `make run` does)")
+    demo.add_argument("--source", help="run on this folder/URI instead of the bundled samples")
+    demo.add_argument("--dest", help="where outputs and the report go (default out/demo)")
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the flow with a progress bar; returns its summary."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from aepipe.pipeline.progress import listening
+    from flows.process_images import process_images
+
+    options = {k: v for k, v in vars(args).items() if k != "command"}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        disable=not sys.stderr.isatty(),
+    ) as progress:
+        bar = progress.add_task("images done: 0", total=None)
+        done = [0]
+
+        def advance(count: int) -> None:
+            done[0] += count
+            progress.update(bar, description=f"images done: {done[0]}")
+
+        with listening(advance):
+            return process_images(**options)
+
+
+def models_command() -> None:
+    from aepipe.runtime.registry import load_manifest
+
+    for entry in load_manifest():
+        card = entry.card
+        marker = " (default)" if entry.default else ""
+        print(f"{card.name}{marker}  task={card.task} scale={card.scale}  sha256={entry.sha256}")
+        for label, value in card.quality.items():
+            print(f"    {label}: {value}")
+        print(f"    trained: {card.training_command}")
+        print(f"    data: {card.training_data} ({card.data_terms})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            summary = run_command(args)
+            print(json.dumps({k: summary[k] for k in ("report", "counts", "mean_psnr")}))
+        elif args.command == "models":
+            models_command()
+        elif args.command == "demo":
+            from aepipe.demo import run_demo
+
+            run_demo(args.source, args.dest)
+    except AepipeError as error:
+        print(f"aepipe: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

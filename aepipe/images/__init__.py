@@ -1,0 +1,35 @@
+"""Image I/O: bytes -> native-dtype arrays + ImageInfo, and back, for the restoration runtime."""
+
+from aepipe.images.codec import (
+    DEFAULT_MAX_PIXELS,
+    WRITABLE_FORMATS,
+    DecodedImage,
+    EncodeWarning,
+    ImageInfo,
+    decode,
+    encode,
+    extension_for,
+    output_format,
+    written_format,
+)
+from aepipe.images.pixels import SUPPORTED_DTYPES, from_float, max_value, to_float
+from aepipe.images.sniff import READABLE_FORMATS, sniff_format
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "READABLE_FORMATS",
+    "SUPPORTED_DTYPES",
+    "WRITABLE_FORMATS",
+    "DecodedImage",
+    "EncodeWarning",
+    "ImageInfo",
+    "decode",
+    "encode",
+    "extension_for",
+    "from_float",
+    "max_value",
+    "output_format",
+    "sniff_format",
+    "to_float",
+    "written_format",
+]

@@ -1,0 +1,206 @@
+"""Process one chunk of keys: fetch ahead on a thread pool while the model runs, upload behind.
+
+    fetch (threads, read-ahead) ─► decode ─► task.apply ─► encode ─► upload (threads)
+
+Every image ends as exactly one report row. A bad image becomes an ``error`` row naming the
+key and the batch goes on; inputs are only ever read; outputs are written atomically, with
+the task's provenance as metadata so a later run can skip them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from PIL import Image
+
+from aepipe.errors import AepipeError
+from aepipe.images import (
+    DEFAULT_MAX_PIXELS,
+    decode,
+    encode,
+    extension_for,
+    output_format,
+    written_format,
+)
+from aepipe.pipeline.plan import output_key
+from aepipe.reports.metrics import reconstruction_error
+from aepipe.reports.rows import ReportRow, RowStatus
+from aepipe.storage import Storage
+from aepipe.tasks.base import Task
+
+SOURCE_KEY_METADATA = "aepipe-source-key"
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    overwrite: bool = False  # redo images whose output already carries this provenance
+    dry_run: bool = False  # plan only: rows say planned/skipped, nothing is read or written
+    max_pixels: int = DEFAULT_MAX_PIXELS  # decompression-bomb guard
+    jpeg_quality: int = 95
+    format: str | None = None  # force an output format; default follows the input
+    io_threads: int = 8  # concurrent fetches/uploads: S3 latency hides behind them
+    read_ahead: int = 4  # images fetched ahead of the model: bounds memory per chunk
+
+
+@dataclass
+class _Fetched:
+    data: bytes | None  # None when skipped, planned or failed
+    row: ReportRow
+
+
+def process_chunk(
+    keys: Sequence[str], source: Storage, dest: Storage, task: Task, settings: ChunkSettings
+) -> list[ReportRow]:
+    """Run ``task`` over ``keys``; returns one row per key, in order."""
+    provenance = {**task.provenance}
+    with ThreadPoolExecutor(settings.io_threads, thread_name_prefix="aepipe-io") as pool:
+        uploads: list[tuple[ReportRow, Future[None]]] = []
+        rows = []
+        for fetched in _read_ahead(pool, keys, source, dest, provenance, settings):
+            rows.append(fetched.row)
+            if fetched.data is not None:
+                upload = _transform(fetched, task, settings)
+                if upload is not None:
+                    out_key, data, metadata = upload
+                    future = pool.submit(_upload, dest, out_key, data, metadata, fetched.row)
+                    uploads.append((fetched.row, future))
+        for row, future in uploads:
+            _settle(row, future)
+    return rows
+
+
+def _read_ahead(
+    pool: ThreadPoolExecutor,
+    keys: Sequence[str],
+    source: Storage,
+    dest: Storage,
+    provenance: Mapping[str, str],
+    settings: ChunkSettings,
+) -> Iterator[_Fetched]:
+    """Yield fetched images in key order, keeping ``read_ahead`` fetches in flight."""
+    pending: deque[Future[_Fetched]] = deque()
+    for key in keys:
+        pending.append(pool.submit(_fetch, key, source, dest, provenance, settings))
+        if len(pending) > settings.read_ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def predicted_output_key(key: str, settings: ChunkSettings) -> str | None:
+    """The output key a source key will most likely get, from its extension alone.
+
+    Used to skip finished work before downloading. A wrong guess (an extension that lies
+    about the content) only costs a redo: the provenance check still guards the skip.
+    """
+    suffix = "." + key.rsplit(".", 1)[-1].lower() if "." in key else ""
+    input_format = Image.registered_extensions().get(suffix)
+    if input_format is None:
+        return None
+    return output_key(key, extension_for(written_format(input_format, settings.format)))
+
+
+def _fetch(
+    key: str,
+    source: Storage,
+    dest: Storage,
+    provenance: Mapping[str, str],
+    settings: ChunkSettings,
+) -> _Fetched:
+    row = ReportRow(key)
+    started = time.perf_counter()
+    try:
+        done_key = None if settings.overwrite else predicted_output_key(key, settings)
+        if done_key and _is_done(dest, done_key, key, provenance):
+            row.status, row.output_key = RowStatus.SKIPPED, done_key
+            return _Fetched(None, row)
+        if settings.dry_run:
+            row.status = RowStatus.PLANNED
+            return _Fetched(None, row)
+        data = source.read(key)
+        row.bytes_in = len(data)
+        return _Fetched(data, row)
+    except AepipeError as error:
+        _fail(row, error)
+        return _Fetched(None, row)
+    finally:
+        row.seconds_fetch = round(time.perf_counter() - started, 4)
+
+
+def _is_done(dest: Storage, out_key: str, key: str, provenance: Mapping[str, str]) -> bool:
+    info = dest.head(out_key)
+    if info is None:
+        return False
+    expected = {**provenance, SOURCE_KEY_METADATA: key}
+    return all(info.metadata.get(k) == v for k, v in expected.items())
+
+
+def _transform(
+    fetched: _Fetched, task: Task, settings: ChunkSettings
+) -> tuple[str, bytes, dict[str, str]] | None:
+    """decode → apply → encode, timing each stage into the row; None after an error."""
+    row = fetched.row
+    try:
+        with _timed(row, "decode"):
+            image = decode(fetched.data or b"", row.key, max_pixels=settings.max_pixels)
+        info = image.info
+        row.width, row.height, row.mode = info.width, info.height, info.mode
+        row.warnings = "; ".join(info.warnings)
+        with _timed(row, "infer"):
+            result = task.apply(image)
+        row.extra.update(result.fields)
+        row.mse, row.psnr = reconstruction_error(image.pixels, result.pixels)
+        fmt = output_format(info, settings.format or task.output_format(info))
+        with _timed(row, "encode"):
+            data = encode(
+                result.pixels,
+                info,
+                alpha=result.alpha,
+                format=fmt,
+                jpeg_quality=settings.jpeg_quality,
+            )
+    except Exception as error:
+        _fail(row, error)
+        return None
+    row.output_key = output_key(row.key, extension_for(fmt))
+    metadata = {**task.provenance, SOURCE_KEY_METADATA: row.key}
+    return row.output_key, data, metadata
+
+
+def _upload(
+    dest: Storage, out_key: str, data: bytes, metadata: dict[str, str], row: ReportRow
+) -> None:
+    with _timed(row, "upload"):
+        dest.write(out_key, data, metadata)
+    row.bytes_out = len(data)
+
+
+def _settle(row: ReportRow, future: Future[None]) -> None:
+    try:
+        future.result()
+    except Exception as error:
+        _fail(row, error)
+
+
+def _fail(row: ReportRow, error: BaseException) -> None:
+    row.status = RowStatus.ERROR
+    message = str(error)
+    row.error = message if isinstance(error, AepipeError) else f"{type(error).__name__}: {message}"
+
+
+class _timed:
+    """Adds the block's wall time to ``row.seconds_<stage>``."""
+
+    def __init__(self, row: ReportRow, stage: str) -> None:
+        self.row, self.attr = row, f"seconds_{stage}"
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = time.perf_counter() - self.started
+        setattr(self.row, self.attr, round(getattr(self.row, self.attr) + elapsed, 4))

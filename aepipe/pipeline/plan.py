@@ -1,0 +1,27 @@
+"""Which outputs a run writes, and how keys are grouped into chunks (one Prefect task each)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from posixpath import splitext
+
+from aepipe.reports.writer import REPORTS_PREFIX
+
+
+def output_key(source_key: str, extension: str) -> str:
+    """Same relative key and stem as the input, with the output format's extension."""
+    return splitext(source_key)[0] + extension
+
+
+def is_report_key(key: str) -> bool:
+    return key == REPORTS_PREFIX or key.startswith(REPORTS_PREFIX + "/")
+
+
+def chunked(keys: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Group a (possibly endless, streamed) iterable of keys into lists of ``size``."""
+    if size < 1:
+        raise ValueError(f"chunk size must be >= 1, got {size}")
+    iterator = iter(keys)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -1,0 +1,1 @@
+"""Model runtime: tiling, batching and execution of ONNX autoencoders over images."""

@@ -1,0 +1,155 @@
+"""Export a trained network to a self-contained ONNX file with its model card, and prove it.
+
+    python -m aepipe.training.export runs/denoise/last.pt --name denoise-unet-s \
+        --task denoise --zoo aepipe/zoo --default
+
+Every export is verified, not assumed: ``onnx.checker`` (full check), then ONNX Runtime's
+output is compared with torch's on an input whose size differs from the traced one, and the
+export fails when they disagree by more than ``tolerance``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from aepipe.models import create_model
+from aepipe.runtime.card import CARD_METADATA_KEY, ModelCard
+from aepipe.runtime.registry import file_sha256
+
+PARITY_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    sha256: str
+    max_abs_diff: float
+
+
+def example_inputs(card: ModelCard, n: int, height: int, width: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    inputs = {"x": torch.rand(n, card.in_channels, height, width, generator=generator)}
+    if card.noise_level_input:
+        inputs["noise_level"] = torch.full((n, 1, 1, 1), 25 / 255)
+    return inputs
+
+
+def _dynamic_shapes(card: ModelCard) -> dict[str, dict[int, object]]:
+    batch, height, width = (torch.export.Dim.DYNAMIC,) * 3
+    shapes: dict[str, dict[int, object]] = {"x": {0: batch, 2: height, 3: width}}
+    if card.noise_level_input:
+        shapes["noise_level"] = {0: batch}
+    return shapes
+
+
+def parity(model: nn.Module, path: Path, inputs: dict[str, torch.Tensor]) -> float:
+    """Max |torch - onnxruntime| over ``inputs``."""
+    with torch.no_grad():
+        expected = model(**inputs).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+    return float(np.max(np.abs(expected - got)))
+
+
+def export_onnx(model: nn.Module, card: ModelCard, path: Path) -> ExportResult:
+    """Trace ``model`` with dynamic batch/height/width, embed ``card``, check parity."""
+    model.eval()
+    side = 8 * card.pad_multiple
+    program = torch.onnx.export(
+        model,
+        kwargs=example_inputs(card, 2, side, side),
+        dynamic_shapes=_dynamic_shapes(card),
+        dynamo=True,
+        external_data=False,
+    )
+    proto = program.model_proto
+    onnx.helper.set_model_props(proto, {CARD_METADATA_KEY: card.to_json()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, path)
+    onnx.checker.check_model(str(path), full_check=True)
+    odd = example_inputs(card, 3, 5 * card.pad_multiple, 7 * card.pad_multiple)
+    diff = parity(model, path, odd)
+    if diff > PARITY_TOLERANCE:
+        raise RuntimeError(f"{path}: ONNX differs from torch by {diff:.2e} > {PARITY_TOLERANCE}")
+    return ExportResult(path, file_sha256(path), diff)
+
+
+def update_manifest(zoo: Path, result: ExportResult, card: ModelCard, default: bool) -> None:
+    """Add or replace the entry for ``card.name``; one default model per task."""
+    manifest = zoo / "manifest.json"
+    data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
+    models = [m for m in data["models"] if m["card"]["name"] != card.name]
+    if default:
+        for m in models:
+            if m["card"]["task"] == card.task:
+                m["default"] = False
+    entry = {"file": result.path.name, "sha256": result.sha256, "default": default}
+    models.append(
+        {**entry, "parity_max_abs_diff": result.max_abs_diff, "card": json.loads(card.to_json())}
+    )
+    data["models"] = sorted(models, key=lambda m: m["card"]["name"])
+    manifest.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
+    """The network and training config saved by ``aepipe.training.train``."""
+    state = torch.load(path, weights_only=True)
+    config = json.loads(state["config"])
+    model = create_model(config["model"])
+    model.load_state_dict(state["model"])
+    return model, {**config, "step": state["step"]}
+
+
+def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelCard:
+    command = (
+        f"python -m aepipe.training.train --model {config['model']} --task {config['task']} "
+        f"--data {config['data']} --steps {config['steps']} --batch {config['batch']} "
+        f"--patch {config['patch']} --lr {config['lr']} --seed {config['seed']}"
+    )
+    card = ModelCard(
+        name=args.name,
+        task=args.task,
+        version=args.version,
+        architecture=config["model"],
+        pad_multiple=getattr(model, "pad_multiple", 1),
+        noise_level_input=bool(getattr(model, "noise_level_input", False)),
+        training_command=f"{command}  # trained {config['step']} steps",
+        training_data=args.training_data,
+        data_terms=args.data_terms,
+        quality=dict(q.split("=", 1) for q in args.quality) if args.quality else {},
+    )
+    return replace(card, quality={k: float(v) for k, v in card.quality.items()})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export a checkpoint to the model zoo.")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--version", default="1")
+    parser.add_argument("--zoo", type=Path, default=Path("aepipe/zoo"))
+    parser.add_argument("--default", action="store_true", help="make it the task's default")
+    parser.add_argument("--training-data", default="CBSD432 (BSDS500 minus CBSD68), 424 images")
+    parser.add_argument(
+        "--data-terms", default="BSDS images: non-commercial research and educational use"
+    )
+    parser.add_argument("--quality", nargs="*", help="measured figures, KEY=VALUE")
+    args = parser.parse_args(argv)
+    model, config = load_checkpoint(args.checkpoint)
+    card = card_for(model, config, args)
+    result = export_onnx(model, card, args.zoo / f"{args.name}.onnx")
+    update_manifest(args.zoo, result, card, args.default)
+    print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Prefect flows: thin wrappers that put aepipe's library functions in order."""

@@ -1,0 +1,113 @@
+"""The main batch job: restore every image under SOURCE into DEST, plus a report.
+
+    list keys ─► chunks ─► process_chunk (one Prefect task per chunk) ─► report
+
+Run it ad hoc with ``aepipe run``, or deploy it (``deploy/prefect.yaml``) to a process,
+Docker or Kubernetes work pool. Swap the task runner (e.g. prefect-dask's
+``DaskTaskRunner``) to fan chunks out over a cluster; the chunk task is self-contained.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from aepipe.pipeline import chunked, process_chunk
+from aepipe.pipeline.progress import images_done
+from aepipe.pipeline.run import RunParams, finish_report, input_keys, new_run_id
+from aepipe.reports import ReportRow
+
+IN_FLIGHT_CHUNKS = 4  # chunk results held at once: bounds memory for millions of keys
+
+
+@task(name="process-chunk", cache_policy=NO_CACHE)
+def process_chunk_task(keys: list[str], params: RunParams) -> list[ReportRow]:
+    """No Prefect retries: storage I/O retries inside botocore, image errors become rows."""
+    source, dest = params.storages()
+    rows = process_chunk(keys, source, dest, params.build_task(), params.chunk_settings())
+    images_done(len(rows))
+    return rows
+
+
+@task(name="write-report", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+def write_report_task(params: RunParams, run_id: str, rows: list[ReportRow]) -> dict[str, Any]:
+    _, dest = params.storages()
+    return finish_report(params, dest, run_id, rows, params.build_task())
+
+
+@flow(name="process-images", task_runner=ThreadPoolTaskRunner(max_workers=2))
+def process_images(
+    source: str,
+    dest: str,
+    task: str,
+    model: str | None = None,
+    noise_level: float | None = None,
+    scale: int | None = None,
+    glob: str | None = None,
+    batch_size: int = 4,
+    tile: int = 256,
+    overwrite: bool = False,
+    limit: int | None = None,
+    dry_run: bool = False,
+    chunk_size: int = 32,
+    endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """Restore images from ``source`` into ``dest``; returns the run's summary."""
+    params = RunParams(
+        source,
+        dest,
+        task,
+        model,
+        noise_level,
+        scale,
+        glob,
+        batch_size,
+        tile,
+        overwrite=overwrite,
+        limit=limit,
+        dry_run=dry_run,
+        endpoint_url=endpoint_url,
+    )
+    source_storage, _ = params.storages()
+    params.build_task()  # a missing or damaged model fails the run before any work
+    rows = _run_chunks(params, input_keys(source_storage, glob, limit), chunk_size)
+    summary = write_report_task(params, new_run_id(), rows)
+    get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
+    _publish_artifact(summary)
+    return summary
+
+
+def _run_chunks(params: RunParams, keys: Any, chunk_size: int) -> list[ReportRow]:
+    rows: list[ReportRow] = []
+    in_flight: deque[PrefectFuture[list[ReportRow]]] = deque()
+    for chunk in chunked(keys, chunk_size):
+        in_flight.append(process_chunk_task.submit(chunk, params))
+        if len(in_flight) >= IN_FLIGHT_CHUNKS:
+            rows.extend(in_flight.popleft().result())
+    while in_flight:
+        rows.extend(in_flight.popleft().result())
+    return rows
+
+
+def _publish_artifact(summary: dict[str, Any]) -> None:
+    counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items())
+    errors = "\n".join(f"- `{e['key']}`: {e['error']}" for e in summary["errors"][:50])
+    create_markdown_artifact(
+        key="process-images-report",
+        markdown=(
+            f"# aepipe run {summary['run_id']}\n\n{counts}\n\n"
+            f"mean PSNR (input vs output): {summary['mean_psnr']}\n\n"
+            f"report: `{summary['report']}`\n\n{errors}"
+        ),
+        description="aepipe process_images summary",
+    )
+
+
+if __name__ == "__main__":
+    process_images(source="aepipe/samples", dest="out/samples", task="identity")
