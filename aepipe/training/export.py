@@ -109,6 +109,13 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     return model, {**config, "step": state["step"]}
 
 
+def save_weights(model: nn.Module, config: dict, path: Path) -> None:
+    """Weights-only checkpoint of a shipped model (no optimiser): parity tests and fine-tuning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"model": model.state_dict(), "step": config["step"], "config": json.dumps(config)}
+    torch.save(state, path)
+
+
 def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelCard:
     command = (
         f"python -m aepipe.training.train --model {config['model']} --task {config['task']} "
@@ -143,11 +150,15 @@ def main(argv: list[str] | None = None) -> None:
         "--data-terms", default="BSDS images: non-commercial research and educational use"
     )
     parser.add_argument("--quality", nargs="*", help="measured figures, KEY=VALUE")
+    parser.add_argument(
+        "--weights", type=Path, default=Path("checkpoints"), help="folder for <name>.pt"
+    )
     args = parser.parse_args(argv)
     model, config = load_checkpoint(args.checkpoint)
     card = card_for(model, config, args)
     result = export_onnx(model, card, args.zoo / f"{args.name}.onnx")
     update_manifest(args.zoo, result, card, args.default)
+    save_weights(model, config, args.weights / f"{args.name}.pt")
     print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")
 
 

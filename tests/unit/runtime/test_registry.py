@@ -1,0 +1,73 @@
+"""The zoo manifest, sha256 verification and model cards read back from ONNX metadata."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from aepipe.errors import ModelError
+from aepipe.runtime import registry
+from aepipe.runtime.card import ModelCard
+from aepipe.runtime.registry import file_sha256, find_model, load_manifest, load_model
+
+
+def test_every_shipped_model_matches_its_manifest_entry():
+    entries = load_manifest()
+    assert entries, "the zoo ships at least one model"
+    for entry in entries:
+        assert file_sha256(entry.path) == entry.sha256
+        model, sha = load_model(entry.card.name, entry.card.task)
+        assert sha == entry.sha256
+        assert model.card == entry.card, "card inside the ONNX differs from the manifest"
+
+
+def test_each_task_has_at_most_one_default():
+    tasks = [e.card.task for e in load_manifest() if e.default]
+    assert len(tasks) == len(set(tasks))
+
+
+def test_default_model_for_task_runs_on_cpu():
+    model, _ = load_model(None, "denoise")
+    assert model.providers[-1] == "CPUExecutionProvider"
+    x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
+    y = model.run(x, noise_level=np.full((1, 1, 1, 1), 0.1, np.float32))
+    assert y.shape == x.shape and np.isfinite(y).all()
+
+
+def test_damaged_model_is_refused_before_a_session_exists(tmp_path, monkeypatch):
+    entry = next(e for e in load_manifest() if e.default)
+    zoo = tmp_path / "zoo"
+    shutil.copytree(registry.ZOO_DIR, zoo)
+    damaged = zoo / entry.file
+    damaged.write_bytes(damaged.read_bytes() + b"\0")
+    monkeypatch.setattr(registry, "ZOO_DIR", zoo)
+    monkeypatch.setattr(registry, "MANIFEST", zoo / "manifest.json")
+    with pytest.raises(ModelError, match="does not match the manifest"):
+        load_model(entry.card.name, entry.card.task)
+
+
+def test_user_model_by_path_reads_its_card(tmp_path):
+    entry = next(e for e in load_manifest() if e.default)
+    own = tmp_path / "mine.onnx"
+    shutil.copy(entry.path, own)
+    model, sha = load_model(str(own), entry.card.task)
+    assert sha == entry.sha256 and model.card.name == entry.card.name
+
+
+def test_model_of_another_task_is_refused():
+    entry = next(e for e in load_manifest() if e.default)
+    with pytest.raises(ModelError, match="not 'unwatermark'"):
+        load_model(entry.card.name, "unwatermark")
+
+
+def test_unknown_model_and_missing_default_are_clear_errors():
+    with pytest.raises(ModelError, match="not a registered name"):
+        find_model("no-such-model", "denoise")
+    with pytest.raises(ModelError, match="no shipped model for task 'anomaly'"):
+        find_model(None, "anomaly")
+
+
+def test_card_round_trips_through_json_and_ignores_unknown_keys():
+    card = ModelCard(name="m", task="denoise", scale=2, quality={"Set5 PSNR": 30.5})
+    data = {**__import__("json").loads(card.to_json()), "future_field": 1}
+    assert ModelCard.from_dict(data) == card
