@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from aepipe.runtime.registry import load_manifest  # noqa: E402
-from aepipe.training.export import PARITY_TOLERANCE, example_inputs, load_checkpoint, parity  # noqa: E402
+from aepipe.runtime.registry import load_manifest
+from aepipe.training.export import PARITY_TOLERANCE, example_inputs, load_checkpoint, parity
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 

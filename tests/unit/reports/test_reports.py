@@ -55,4 +55,6 @@ def test_report_files_are_written_and_readable(tmp_path):
     assert ReportRow.from_dict(json.loads(lines[1])).status is RowStatus.ERROR
     table = list(csv.DictReader(io.StringIO((tmp_path / "_reports/run-1/rows.csv").read_text())))
     assert [r["key"] for r in table] == ["a.png", "b.png"] and "noise_level" in table[0]
-    assert json.loads((tmp_path / "_reports/run-1/summary.json").read_text())["counts"]["error"] == 1
+    assert (
+        json.loads((tmp_path / "_reports/run-1/summary.json").read_text())["counts"]["error"] == 1
+    )

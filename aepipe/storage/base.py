@@ -1,0 +1,187 @@
+"""The storage contract every backend implements, plus the key and glob rules they share.
+
+Keys are relative, '/'-separated and validated in one place (:func:`validate_key`) so that no
+backend can be talked into reading or writing outside its root, and so that a key valid on one
+backend is valid on every other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from aepipe.errors import UnsafeKeyError
+
+META_DIR = ".aepipe-meta"  # local backend's sidecar folder at the root; reserved everywhere
+TMP_PREFIX = ".tmp-"  # local backend's in-flight temp files; reserved everywhere
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_META_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_GLOB_SPECIAL = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What ``head`` knows about an object without reading it."""
+
+    key: str  # relative to the storage root, '/'-separated
+    size: int  # bytes
+    metadata: Mapping[str, str]  # user metadata (provenance, resume); keys are lowercase ascii
+
+
+class Storage(Protocol):
+    """A flat key space under one root (a local folder or an S3 bucket/prefix).
+
+    ``list`` streams keys lazily in lexicographic order. ``write`` is atomic: a reader sees the
+    old object or the new one, never a partial one. Metadata keys must be lowercase ascii
+    (S3 lowercases them anyway) and values printable ascii (they travel as HTTP headers).
+    """
+
+    uri: str  # the root, e.g. "s3://bucket/prefix" or "/abs/path"
+
+    def list(self, glob: str | None = None) -> Iterator[str]:
+        """Yield keys relative to the root, sorted, optionally filtered by :func:`glob_regex`."""
+        ...
+
+    def read(self, key: str) -> bytes:
+        """Return the object's bytes; ObjectNotFoundError if missing."""
+        ...
+
+    def write(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
+        """Store ``data`` (and replace any metadata) atomically."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Return size and metadata, or None if missing."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether the object exists."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object and its metadata; a missing object is fine."""
+        ...
+
+    def describe(self, key: str) -> str:
+        """Full URI of ``key``, for messages and report rows."""
+        ...
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` unchanged if it stays inside the root, else raise UnsafeKeyError.
+
+    Empty components are refused too (``a//b``, ``dir/``): S3 keeps them, a filesystem folds
+    them, so they would name different objects on different backends.
+    """
+    reason = _unsafe_reason(key)
+    if reason:
+        raise UnsafeKeyError(f"unsafe storage key {key!r}: {reason}")
+    return key
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether ``validate_key`` would accept ``key``; listings skip keys that fail it."""
+    return _unsafe_reason(key) is None
+
+
+def _unsafe_reason(key: str) -> str | None:
+    if not key:
+        return "empty"
+    if "\0" in key:
+        return "contains NUL"
+    if "\\" in key:
+        return "contains a backslash"
+    if key.startswith("/"):
+        return "absolute path"
+    if _DRIVE.match(key):
+        return "drive letter"
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid UTF-8"
+    parts = key.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "empty, '.' or '..' path component"
+    if parts[0] == META_DIR or parts[-1].startswith(TMP_PREFIX):
+        return f"reserved name ({META_DIR}/ or {TMP_PREFIX}*)"
+    return None
+
+
+def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Return metadata as a plain dict, refusing what S3 would mangle (case, non-ascii)."""
+    if not metadata:
+        return {}
+    for name, value in metadata.items():
+        if not _META_KEY.match(name):
+            raise ValueError(f"metadata key {name!r} must be lowercase ascii [a-z0-9._-]")
+        if not (isinstance(value, str) and value.isascii() and value.isprintable()):
+            raise ValueError(f"metadata value for {name!r} must be printable ascii text")
+    return dict(metadata)
+
+
+@lru_cache(maxsize=64)
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """Compile a key glob: ``*`` and ``?`` stay within one component, ``**`` crosses '/'.
+
+    ``**/`` also matches zero folders, so ``**/*.png`` matches ``a.png`` and ``x/y/a.png``;
+    ``*.png`` matches top-level keys only; ``**.png`` matches any key ending in ``.png``.
+    ``[abc]`` and ``[!abc]`` are character classes that never match '/'.
+    """
+    out: list[str] = []
+    i, n = 0, len(glob)
+    while i < n:
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif glob[i] == "[":
+            token, i = _char_class(glob, i)
+            out.append(token)
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _char_class(glob: str, start: int) -> tuple[str, int]:
+    """Translate the ``[...]`` at ``start``; an unclosed '[' is a literal."""
+    end = start + 1
+    if end < len(glob) and glob[end] == "!":
+        end += 1
+    if end < len(glob) and glob[end] == "]":
+        end += 1
+    end = glob.find("]", end)
+    if end < 0:
+        return re.escape("["), start + 1
+    body = glob[start + 1 : end].replace("\\", "\\\\")
+    if body.startswith("!"):
+        body = "^/" + body[1:]
+    elif body.startswith("^"):
+        body = "\\" + body
+    return f"[{body}]", end + 1
+
+
+def glob_literal_dir(glob: str | None) -> str:
+    """The folder part of ``glob`` before any wildcard (``'raw/2024/'``), to narrow a listing.
+
+    Returns '' when there is none or when it is not a safe key, so callers never walk or list
+    outside the root because of a glob.
+    """
+    if not glob:
+        return ""
+    match = _GLOB_SPECIAL.search(glob)
+    literal = glob if match is None else glob[: match.start()]
+    folder = literal.rpartition("/")[0]
+    return folder + "/" if folder and is_valid_key(folder) else ""
