@@ -169,23 +169,32 @@ def _plan_axis(length: int, *, tile: int, overlap: int, scale: int, multiple: in
     bounds = [index * length // count for index in range(count + 1)]
     context = overlap if count > 1 else 0
     longest = max(end - start for start, end in itertools.pairwise(bounds))
-    patch = _round_up(min(longest + 2 * context, length), multiple)
+    # With several tiles, ``multiple - 1`` pixels of slack let every patch start on a multiple
+    # of ``multiple`` (see _aligned_start).
+    slack = multiple - 1 if count > 1 else 0
+    patch = _round_up(min(longest + 2 * context + slack, length), multiple)
     lead = context // 2  # zone pixels before the seam; context - lead after it
     tiles = tuple(
-        _axis_tile(bounds[index], bounds[index + 1], length, patch, context, lead, scale)
+        _axis_tile(bounds[index], bounds[index + 1], length, patch, context, lead, scale, multiple)
         for index in range(count)
     )
     return _AxisPlan(patch=patch, tiles=tiles, ramp=_ramp(context * scale))
 
 
 def _axis_tile(
-    core_start: int, core_end: int, length: int, patch: int, context: int, lead: int, scale: int
+    core_start: int,
+    core_end: int,
+    length: int,
+    patch: int,
+    context: int,
+    lead: int,
+    scale: int,
+    multiple: int,
 ) -> _AxisTile:
     """Place one tile: centre its patch on the context window, slid inside the image."""
     window_start = max(core_start - context, 0)
     window_end = min(core_end + context, length)
-    centred = window_start - (patch - (window_end - window_start)) // 2
-    input_start = min(max(centred, 0), max(length - patch, 0))
+    input_start = _aligned_start(window_start, window_end, length, patch, multiple)
     at_start, at_end = core_start == 0, core_end == length
     output_start = 0 if at_start else core_start - lead
     output_end = length if at_end else core_end - lead + context
@@ -196,6 +205,24 @@ def _axis_tile(
         output_end=output_end * scale,
         blend=0 if at_start else context * scale,
     )
+
+
+def _aligned_start(
+    window_start: int, window_end: int, length: int, patch: int, multiple: int
+) -> int:
+    """First input pixel of a patch covering the window, on a multiple of ``multiple``.
+
+    Models that downsample (stride-2 convs, pooling) are only shift-equivariant by multiples
+    of their total stride: a patch starting elsewhere sees the image at another sampling phase
+    and its output differs from the untiled run's, which shows as seams. Among the aligned
+    starts that cover the window, take the one closest to centring it, preferring real pixels
+    over padding at the image's end.
+    """
+    lowest = max(window_end - patch, 0)  # any earlier start would miss the window's end
+    centred = window_start - (patch - (window_end - window_start)) // 2
+    preferred = min(max(min(centred, length - patch), lowest), window_start)
+    start = preferred - preferred % multiple
+    return start if start >= lowest else start + multiple
 
 
 def _ramp(size: int) -> np.ndarray:

@@ -205,7 +205,25 @@ def test_batches_are_bounded_and_uniform(batch_size: int) -> None:
     assert all(shape[0] <= batch_size for shape in recorder.shapes)
     assert sum(shape[0] for shape in recorder.shapes) == rows * cols
     assert len(recorder.shapes) == rows * math.ceil(cols / batch_size)
-    assert {shape[1:] for shape in recorder.shapes} == {(3, 48, 48)}
+    # core + 2 * overlap + (multiple - 1) alignment slack, rounded up to the multiple
+    assert {shape[1:] for shape in recorder.shapes} == {(3, 48, 56)}
+
+
+def _pool_upsample(batch: np.ndarray) -> np.ndarray:
+    """2x2 average pooling then nearest upsampling: its output depends on the sampling phase."""
+    n, c, h, w = batch.shape
+    pooled = batch.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+    return pooled.repeat(2, axis=2).repeat(2, axis=3)
+
+
+@pytest.mark.parametrize("shape", [(64, 90, 3), (101, 77, 1), (33, 200, 3)])
+def test_patches_keep_the_downsampling_phase_of_the_untiled_run(shape) -> None:
+    image = _image(shape, np.float32)
+    whole = tile_apply(image, _pool_upsample, tile=0, multiple=2)
+    tiled = tile_apply(image, _pool_upsample, tile=24, overlap=6, multiple=2, batch_size=3)
+    # Odd sizes pad the last row/column differently in the two runs; everything else matches.
+    even_h, even_w = shape[0] // 2 * 2, shape[1] // 2 * 2
+    assert np.array_equal(tiled[:even_h, :even_w], whole[:even_h, :even_w])
 
 
 def test_small_image_is_one_padded_tile_with_edge_padding() -> None:
