@@ -132,7 +132,7 @@ class SeaweedServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def _launch(self, tmp: Path) -> None:
-        ports = _free_ports(4)
+        ports = free_ports(4)
         self._grpc_ports = [port + GRPC_OFFSET for port in ports]
         master, volume, filer, s3 = ports
         self.endpoint_url = f"http://127.0.0.1:{s3}"
@@ -217,7 +217,7 @@ def _weed_version(weed: Path) -> str:
     return result.stdout.strip()
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """Distinct free loopback ports whose gRPC twin (port + 10000) is free as well.
 
     All sockets stay bound until every port is chosen, so no two picks can collide.
