@@ -10,6 +10,7 @@ Docker or Kubernetes work pool. Swap the task runner (e.g. prefect-dask's
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -22,8 +23,6 @@ from aepipe.pipeline import chunked, process_chunk
 from aepipe.pipeline.progress import images_done
 from aepipe.pipeline.run import RunParams, finish_report, input_keys, new_run_id
 from aepipe.reports import ReportRow
-
-IN_FLIGHT_CHUNKS = 4  # chunk results held at once: bounds memory for millions of keys
 
 
 @task(name="process-chunk", cache_policy=NO_CACHE)
@@ -56,9 +55,15 @@ def process_images(
     limit: int | None = None,
     dry_run: bool = False,
     chunk_size: int = 32,
+    chunks_in_flight: int = 4,
     endpoint_url: str | None = None,
 ) -> dict[str, Any]:
-    """Restore images from ``source`` into ``dest``; returns the run's summary."""
+    """Restore images from ``source`` into ``dest``; returns the run's summary.
+
+    ``chunks_in_flight`` bounds how many chunk tasks are submitted ahead of their results
+    (memory for millions of keys); raise it with the task runner's workers, e.g. when
+    running with ``process_images.with_options(task_runner=DaskTaskRunner(...))``.
+    """
     params = RunParams(
         source,
         dest,
@@ -76,19 +81,22 @@ def process_images(
     )
     source_storage, _ = params.storages()
     params.build_task()  # a missing or damaged model fails the run before any work
-    rows = _run_chunks(params, input_keys(source_storage, glob, limit), chunk_size)
+    keys = input_keys(source_storage, glob, limit)
+    rows = _run_chunks(params, chunked(keys, chunk_size), chunks_in_flight)
     summary = write_report_task(params, new_run_id(), rows)
     get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
     _publish_artifact(summary)
     return summary
 
 
-def _run_chunks(params: RunParams, keys: Any, chunk_size: int) -> list[ReportRow]:
+def _run_chunks(
+    params: RunParams, chunks: Iterator[list[str]], max_in_flight: int
+) -> list[ReportRow]:
     rows: list[ReportRow] = []
     in_flight: deque[PrefectFuture[list[ReportRow]]] = deque()
-    for chunk in chunked(keys, chunk_size):
+    for chunk in chunks:
         in_flight.append(process_chunk_task.submit(chunk, params))
-        if len(in_flight) >= IN_FLIGHT_CHUNKS:
+        if len(in_flight) >= max_in_flight:
             rows.extend(in_flight.popleft().result())
     while in_flight:
         rows.extend(in_flight.popleft().result())

@@ -69,7 +69,12 @@ def finish_report(
 ) -> dict[str, Any]:
     """Write rows + summary to ``DEST/_reports/<run_id>/``; returns the summary with paths."""
     location = ReportLocation(dest, run_id)
-    run_info = {"run_id": run_id, "params": asdict(params), **dict(task.provenance)}
+    run_info = {
+        "run_id": run_id,
+        "params": asdict(params),
+        **dict(task.provenance),
+        **dict(task.runtime),
+    }
     summary = summarize(rows, run_info)
     summary["report"] = location.folder
     summary["files"] = write_report(location, rows, summary)

@@ -30,6 +30,11 @@ class Task(Protocol):
         """Stored on every output; a later run skips an image whose output carries the same."""
         ...
 
+    @property
+    def runtime(self) -> Mapping[str, object]:
+        """What actually ran (model name, execution providers), for the run's summary."""
+        ...
+
     def output_format(self, info: ImageInfo) -> str | None:
         """Pillow format to encode with; None keeps the input's format."""
         ...

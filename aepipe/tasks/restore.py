@@ -47,6 +47,12 @@ class RestoreTask:
         return {"aepipe-model-sha256": self.model_sha256, "aepipe-params": digest[:16]}
 
     @property
+    def runtime(self) -> Mapping[str, object]:
+        if self.model is None:
+            return {"model": None, "providers": []}
+        return {"model": self.model.card.name, "providers": self.model.providers}
+
+    @property
     def scale(self) -> int:
         return self.model.card.scale if self.model else 1
 
