@@ -50,7 +50,7 @@ def process_images(
     scale: int | None = None,
     glob: str | None = None,
     batch_size: int = 4,
-    tile: int = 256,
+    tile: int | None = None,
     overwrite: bool = False,
     limit: int | None = None,
     dry_run: bool = False,

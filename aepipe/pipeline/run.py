@@ -27,8 +27,8 @@ class RunParams:
     scale: int | None = None  # super-resolution factor; picks the shipped model
     glob: str | None = None
     batch_size: int = 4
-    tile: int = 256
-    overlap: int = 16
+    tile: int | None = None  # None: the model card's recommendation
+    overlap: int | None = None
     overwrite: bool = False
     limit: int | None = None
     dry_run: bool = False

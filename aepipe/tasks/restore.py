@@ -17,6 +17,7 @@ from PIL import Image
 
 from aepipe.images import DecodedImage, ImageInfo
 from aepipe.images.pixels import from_float, to_float
+from aepipe.runtime.card import ModelCard
 from aepipe.runtime.session import OnnxModel
 from aepipe.runtime.tiling import TileFn, tile_apply
 from aepipe.tasks.base import TaskOutput
@@ -25,9 +26,15 @@ from aepipe.tasks.noise import estimate_noise_sigma
 
 @dataclass(frozen=True)
 class TilingParams:
-    tile: int = 256  # tile side in input pixels; 0 = whole image
-    overlap: int = 16
+    tile: int | None = None  # tile side in input pixels; 0 = whole image; None = the card's
+    overlap: int | None = None  # input pixels blended between tiles; None = the card's
     batch_size: int = 4  # tiles per model call
+
+    def resolved(self, card: ModelCard | None) -> tuple[int, int]:
+        """(tile, overlap): what the user asked for, else what the model card recommends."""
+        tile = self.tile if self.tile is not None else (card.tile if card else 256)
+        overlap = self.overlap if self.overlap is not None else (card.tile_overlap if card else 16)
+        return tile, overlap
 
 
 @dataclass
@@ -66,11 +73,12 @@ class RestoreTask:
             sigma = self._noise_level(image, fields)
             fn = self._model_fn(self.model, image.info.channels, sigma)
         card = self.model.card if self.model else None
+        tile, overlap = self.tiling.resolved(card)
         pixels = tile_apply(
             image.pixels,
             fn,
-            tile=self.tiling.tile,
-            overlap=self.tiling.overlap,
+            tile=tile,
+            overlap=overlap,
             scale=self.scale,
             multiple=card.pad_multiple if card else 1,
             batch_size=self.tiling.batch_size,
