@@ -26,6 +26,7 @@ from aepipe.runtime.card import CARD_METADATA_KEY, ModelCard
 from aepipe.runtime.registry import file_sha256
 
 PARITY_TOLERANCE = 1e-4
+Inputs = dict[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ExportResult:
     max_abs_diff: float
 
 
-def example_inputs(card: ModelCard, n: int, height: int, width: int) -> dict[str, torch.Tensor]:
+def example_inputs(card: ModelCard, n: int, height: int, width: int) -> Inputs:
     generator = torch.Generator().manual_seed(0)
     inputs = {"x": torch.rand(n, card.in_channels, height, width, generator=generator)}
     if card.noise_level_input:
@@ -43,44 +44,60 @@ def example_inputs(card: ModelCard, n: int, height: int, width: int) -> dict[str
     return inputs
 
 
-def _dynamic_shapes(card: ModelCard) -> dict[str, dict[int, object]]:
-    batch, height, width = (torch.export.Dim.DYNAMIC,) * 3
-    shapes: dict[str, dict[int, object]] = {"x": {0: batch, 2: height, 3: width}}
-    if card.noise_level_input:
-        shapes["noise_level"] = {0: batch}
+def _dynamic_shapes(inputs: Inputs) -> dict[str, dict[int, object]]:
+    """Batch and spatial axes of image/latent maps are dynamic, channels are not.
+
+    Axes traced at size 1 (a per-image noise level's H and W) stay static: they broadcast.
+    """
+    shapes: dict[str, dict[int, object]] = {}
+    for name, tensor in inputs.items():
+        axes = (0, 2, 3) if tensor.ndim == 4 else range(tensor.ndim)
+        shapes[name] = {a: torch.export.Dim.DYNAMIC for a in axes if tensor.shape[a] > 1}
     return shapes
 
 
-def parity(model: nn.Module, path: Path, inputs: dict[str, torch.Tensor]) -> float:
-    """Max |torch - onnxruntime| over ``inputs``."""
+def max_output_diff(module: nn.Module, path: Path, inputs: Inputs) -> float:
+    """Max |torch - onnxruntime| over every output (integer outputs: any mismatch is >= 1)."""
     with torch.no_grad():
-        expected = model(**inputs).numpy()
+        expected = module(**inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
-    return float(np.max(np.abs(expected - got)))
+    got = session.run(None, {k: v.numpy() for k, v in inputs.items()})
+    pairs = zip(expected, got, strict=True)
+    return float(max(np.max(np.abs(e.numpy().astype(np.float64) - g)) for e, g in pairs))
 
 
-def export_onnx(model: nn.Module, card: ModelCard, path: Path) -> ExportResult:
-    """Trace ``model`` with dynamic batch/height/width, embed ``card``, check parity."""
-    model.eval()
-    side = 8 * card.pad_multiple
+def export_verified(
+    module: nn.Module, traced: Inputs, check: Inputs, metadata: dict[str, str], path: Path
+) -> ExportResult:
+    """Trace ``module`` on ``traced`` (dynamic axes), save with ``metadata``, prove on ``check``.
+
+    ``check`` should differ from ``traced`` in batch and size, so the dynamic axes are tested.
+    """
+    module.eval()
     program = torch.onnx.export(
-        model,
-        kwargs=example_inputs(card, 2, side, side),
-        dynamic_shapes=_dynamic_shapes(card),
+        module,
+        kwargs=traced,
+        dynamic_shapes=_dynamic_shapes(traced),
         dynamo=True,
         external_data=False,
     )
     proto = program.model_proto
-    onnx.helper.set_model_props(proto, {CARD_METADATA_KEY: card.to_json()})
+    onnx.helper.set_model_props(proto, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, path)
     onnx.checker.check_model(str(path), full_check=True)
-    odd = example_inputs(card, 3, 5 * card.pad_multiple, 7 * card.pad_multiple)
-    diff = parity(model, path, odd)
+    diff = max_output_diff(module, path, check)
     if diff > PARITY_TOLERANCE:
         raise RuntimeError(f"{path}: ONNX differs from torch by {diff:.2e} > {PARITY_TOLERANCE}")
     return ExportResult(path, file_sha256(path), diff)
+
+
+def export_onnx(model: nn.Module, card: ModelCard, path: Path) -> ExportResult:
+    """Export a whole image-to-image model with its card; see :func:`export_verified`."""
+    m = card.pad_multiple
+    traced, check = example_inputs(card, 2, 8 * m, 8 * m), example_inputs(card, 3, 5 * m, 7 * m)
+    return export_verified(model, traced, check, {CARD_METADATA_KEY: card.to_json()}, path)
 
 
 def update_manifest(zoo: Path, result: ExportResult, card: ModelCard, default: bool) -> None:
