@@ -1,6 +1,15 @@
 """Trainable networks (torch). Importing this package registers every family."""
 
-from aepipe.models import unet  # noqa: F401  (registers the U-Net families)
+from aepipe.models import (  # noqa: F401  (importing a family registers it)
+    contractive,
+    denoising,
+    sparse,
+    srnet,
+    undercomplete,
+    unet,
+    vae,
+    vqvae,
+)
 from aepipe.models.registry import MODELS, create_model, register_model
 
 __all__ = ["MODELS", "create_model", "register_model"]

@@ -100,3 +100,9 @@ class NoiseLevelUNet(nn.Module):
 def unet_denoise_s(**kwargs: object) -> NoiseLevelUNet:
     """~1M parameters, 3 levels (32/64/128): fast on CPU, noise-level aware."""
     return NoiseLevelUNet(widths=(32, 64, 128), blocks=2, **kwargs)  # type: ignore[arg-type]
+
+
+@register_model("unet-unwatermark-s")
+def unet_unwatermark_s(**kwargs: object) -> NoiseLevelUNet:
+    """unet-denoise-s without the σ input: a blind residual U-Net that removes watermarks."""
+    return unet_denoise_s(noise_level_input=False, **kwargs)

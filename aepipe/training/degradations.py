@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from aepipe.degrade import TRAIN_STYLE, WatermarkStyle, add_watermark, imresize
 
 ModelInputs = dict[str, torch.Tensor]
 Degradation = Callable[[torch.Tensor, torch.Generator], ModelInputs]
@@ -44,3 +47,47 @@ def fixed_noise(clean: torch.Tensor, sigma: float, seed: int = 0) -> ModelInputs
     noise = torch.randn(clean.shape, generator=generator)
     level = torch.full((clean.shape[0], 1, 1, 1), sigma / 255.0)
     return {"x": clean + level * noise, "noise_level": level}
+
+
+def numpy_rng(generator: torch.Generator) -> np.random.Generator:
+    """A numpy generator seeded from ``generator``: numpy degradations follow the torch state."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+
+
+@dataclass(frozen=True)
+class SuperResolution:
+    """MATLAB bicubic downscaling by ``scale`` (``aepipe.degrade.imresize``); target: the HR batch.
+
+    Deterministic: it draws nothing from the generator. Patch sides must divide by ``scale`` so
+    that the network's output (LR size x ``scale``) has the clean batch's size.
+    """
+
+    scale: int
+
+    def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+        n, c, height, width = clean.shape
+        if height % self.scale or width % self.scale:
+            raise ValueError(f"patch {height}x{width} is not a multiple of scale {self.scale}")
+        # One imresize call for the whole batch: images and channels stacked as channels.
+        stacked = clean.permute(2, 3, 0, 1).reshape(height, width, n * c).numpy()
+        low = torch.from_numpy(imresize(stacked, 1 / self.scale))
+        low = low.reshape(height // self.scale, width // self.scale, n, c)
+        return {"x": low.permute(2, 3, 0, 1).contiguous()}
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """A synthetic visible watermark (``aepipe.degrade.add_watermark``) on every patch."""
+
+    style: WatermarkStyle = TRAIN_STYLE
+    # Marks are sized for whole images of this shorter side (BSDS: 481 x 321), not for the
+    # patch, so a patch shows a piece of a full-size mark, as evaluation will.
+    reference_side: int = 321
+
+    def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+        rng = numpy_rng(generator)
+        marked = [
+            add_watermark(image, rng, self.style, self.reference_side)[0]
+            for image in clean.permute(0, 2, 3, 1).numpy()
+        ]
+        return {"x": torch.from_numpy(np.stack(marked)).permute(0, 3, 1, 2).contiguous()}

@@ -144,6 +144,7 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         task=args.task,
         version=args.version,
         architecture=config["model"],
+        scale=getattr(model, "scale", 1),
         pad_multiple=getattr(model, "pad_multiple", 1),
         noise_level_input=bool(getattr(model, "noise_level_input", False)),
         training_command=f"{command}  # trained {config['step']} steps",

@@ -2,9 +2,13 @@
 
     python -m aepipe.training.train --model unet-denoise-s --task denoise \
         --data ../shared/data/CBSD432 --out runs/denoise --steps 20000
+    python -m aepipe.training.train --model ae-vae --task reconstruct \
+        --data ../shared/data/CBSD432 --out runs/ae-vae --steps 20000
 
 Rerunning the same command resumes from ``OUT/last.pt`` (model, optimiser, schedule and
-random state), so a long CPU run can be stopped and continued at any time.
+random state), so a long CPU run can be stopped and continued at any time. Models with their
+own ``training_loss`` (the autoencoder families) are trained on it and log its terms; the
+others on L1 between their output and the clean batch.
 """
 
 from __future__ import annotations
@@ -23,10 +27,30 @@ import torch
 from torch import nn
 
 from aepipe.models import create_model
+from aepipe.models.losses import training_loss
 from aepipe.training.data import PatchSampler, center_crops, load_rgb_folder, split_holdout
-from aepipe.training.degradations import Degradation, GaussianNoise, fixed_noise
+from aepipe.training.degradations import (
+    Degradation,
+    GaussianNoise,
+    ModelInputs,
+    SuperResolution,
+    Watermark,
+    fixed_noise,
+)
 
-DEGRADATIONS: dict[str, Degradation] = {"denoise": GaussianNoise(0.0, 50.0)}
+
+def reconstruct(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+    """No degradation: autoencoders learn to reproduce (or corrupt, in their loss) the input."""
+    return {"x": clean}
+
+
+DEGRADATIONS: dict[str, Degradation] = {
+    "denoise": GaussianNoise(0.0, 50.0),
+    "reconstruct": reconstruct,
+    "superres-x2": SuperResolution(2),
+    "superres-x4": SuperResolution(4),
+    "unwatermark": Watermark(),
+}
 
 
 @dataclass(frozen=True)
@@ -97,6 +121,8 @@ class Trainer:
         self.step = state["step"]
         self.sampler.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.generator.set_state(state["torch_rng"])
+        if "torch_global_rng" in state:  # absent in checkpoints older than training_loss
+            torch.set_rng_state(state["torch_global_rng"])
         print(f"resumed {self.checkpoint_path} at step {self.step}")
 
     def save(self) -> None:
@@ -107,31 +133,40 @@ class Trainer:
             "step": self.step,
             "numpy_rng": json.dumps(self.sampler.rng.bit_generator.state),
             "torch_rng": self.generator.get_state(),
+            # Stochastic training losses (corruption, VAE sampling, codebook restarts) draw here.
+            "torch_global_rng": torch.get_rng_state(),
             "config": json.dumps(dataclasses.asdict(self.config)),
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
 
-    def train_step(self) -> float:
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step; returns the loss and the model's logged loss terms."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = cosine_lr(self.config, self.step)
         clean = torch.from_numpy(self.sampler.batch(self.config.batch))
         inputs = self.degrade(clean, self.generator)
-        loss = nn.functional.l1_loss(self.model(**inputs), clean)
+        loss, terms = training_loss(self.model, inputs, clean)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.step += 1
-        return loss.item()
+        return {"loss": loss.item(), **terms}
+
+    def validation_inputs(self) -> ModelInputs:
+        """Fixed σ noise for denoising; the task's own degradation, with a fixed seed, else."""
+        if self.config.task == "denoise":
+            return fixed_noise(self.val_clean, self.config.val_sigma)
+        return self.degrade(self.val_clean.clone(), torch.Generator().manual_seed(0))
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         self.model.eval()
-        inputs = fixed_noise(self.val_clean, self.config.val_sigma)
+        inputs = self.validation_inputs()
         return {
-            "val_psnr_in": psnr(inputs["x"], self.val_clean),
+            "val_psnr_in": psnr(_upscaled_like(inputs["x"], self.val_clean), self.val_clean),
             "val_psnr": psnr(self.model(**inputs), self.val_clean),
         }
 
@@ -141,13 +176,21 @@ class Trainer:
         while self.step < self.config.steps:
             losses.append(self.train_step())
             if self.step % self.config.val_every == 0 or self.step == self.config.steps:
-                row = {"step": self.step, "loss": float(np.mean(losses)), **self.validate()}
+                means = {k: float(np.mean([terms[k] for terms in losses])) for k in losses[0]}
+                row = {"step": self.step, **means, **self.validate()}
                 row["minutes"] = round((time.monotonic() - started) / 60, 2)
                 print(json.dumps(row), flush=True)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 losses.clear()
                 self.save()
+
+
+def _upscaled_like(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """A super-resolution input brought to the target's size: its PSNR is the bicubic baseline."""
+    if x.shape == target.shape:
+        return x
+    return nn.functional.interpolate(x, size=target.shape[-2:], mode="bicubic")
 
 
 FIELD_TYPES = {"int": int, "float": float, "str": str}

@@ -1,0 +1,127 @@
+"""The task networks (super-resolution, watermark removal) learn their task and export to ONNX."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import onnx
+import onnxruntime as ort
+import torch
+from PIL import Image
+
+from aepipe.degrade import imresize
+from aepipe.models import create_model
+from aepipe.runtime.card import ModelCard
+from aepipe.training.export import PARITY_TOLERANCE, export_onnx
+from aepipe.training.train import DEGRADATIONS
+
+pytestmark = pytest.mark.train
+
+SAMPLES = Path(__file__).resolve().parents[2] / "aepipe" / "samples"
+TASKS = {"srnet-x2": "superres-x2", "srnet-x4": "superres-x4", "unet-unwatermark-s": "unwatermark"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Batches this small gain nothing from a second thread, which on a busy 2-core machine
+    spends its time in OpenMP barriers (10 steps: 0.3 s on one thread, 10-30 s on two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def clean() -> torch.Tensor:
+    """Four 32 x 32 crops of the sample photos: N x 3 x H x W in [0, 1]."""
+    crops = []
+    for path in sorted(SAMPLES.glob("*.png")):
+        image = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
+        crops.append(image[100:132, 100:132].transpose(2, 0, 1))
+    return torch.from_numpy(np.stack(crops))
+
+
+def train_losses(name: str, clean: torch.Tensor, steps: int = 10) -> list[float]:
+    """L1 (the trainer's default loss) over Adam steps on one fixed degraded batch."""
+    torch.manual_seed(0)
+    model = create_model(name)
+    inputs = DEGRADATIONS[TASKS[name]](clean.clone(), torch.Generator().manual_seed(0))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(steps):
+        loss = torch.nn.functional.l1_loss(model(**inputs), clean)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_a_few_steps_lower_the_loss(name: str, clean: torch.Tensor) -> None:
+    losses = train_losses(name, clean)
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-3:]) < 0.9 * losses[0], losses
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_srnet_output_is_input_times_scale(scale: int) -> None:
+    model = create_model(f"srnet-x{scale}")
+    assert (model.scale, model.pad_multiple, model.in_channels) == (scale, 1, 3)
+    assert not model.noise_level_input
+    assert sum(p.numel() for p in model.parameters()) < 300_000
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 11, 6)).shape == (2, 3, 11 * scale, 6 * scale)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_superres_degradation_is_numpy_imresize(scale: int, clean: torch.Tensor) -> None:
+    low = DEGRADATIONS[f"superres-x{scale}"](clean.clone(), torch.Generator())["x"]
+    assert low.shape == (4, 3, 32 // scale, 32 // scale)
+    for image, got in zip(clean.numpy(), low.numpy(), strict=True):
+        expected = imresize(image.transpose(1, 2, 0), 1 / scale).transpose(2, 0, 1)
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_superres_rejects_patches_not_divisible_by_scale() -> None:
+    with pytest.raises(ValueError, match="multiple"):
+        DEGRADATIONS["superres-x4"](torch.rand(1, 3, 30, 32), torch.Generator())
+
+
+def test_watermark_degradation_follows_the_generator(clean: torch.Tensor) -> None:
+    degrade = DEGRADATIONS["unwatermark"]
+    first = degrade(clean.clone(), torch.Generator().manual_seed(3))["x"]
+    again = degrade(clean.clone(), torch.Generator().manual_seed(3))["x"]
+    other = degrade(clean.clone(), torch.Generator().manual_seed(4))["x"]
+    assert first.shape == clean.shape and first.dtype == torch.float32
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert all(not torch.equal(marked, image) for marked, image in zip(first, clean, strict=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TASKS)
+def test_exports_with_parity_and_scale(name: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = create_model(name)
+    scale = getattr(model, "scale", 1)
+    card = ModelCard(
+        name=name,
+        task=TASKS[name].split("-")[0],
+        architecture=name,
+        scale=scale,
+        pad_multiple=model.pad_multiple,
+    )
+    result = export_onnx(model, card, tmp_path / f"{name}.onnx")
+    assert result.max_abs_diff < PARITY_TOLERANCE
+    metadata = {p.key: p.value for p in onnx.load(result.path).metadata_props}
+    assert ModelCard.from_metadata(metadata) == card
+    session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+    side = 3 * model.pad_multiple
+    (output,) = session.run(None, {"x": np.zeros((1, 3, side, 2 * side), np.float32)})
+    assert output.shape == (1, 3, side * scale, 2 * side * scale)
