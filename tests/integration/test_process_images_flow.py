@@ -7,12 +7,12 @@ everything done, and ``overwrite`` redoes it.
 
 from __future__ import annotations
 
-import io
 import json
 
 import boto3
 import numpy as np
 import pytest
+from imagefactory import save
 from PIL import Image
 
 from aepipe.cli import main
@@ -24,12 +24,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 GOOD, BROKEN = 26, 4
 
 
-def encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
 def photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     base = np.stack([x * 4 % 256, y * 5 % 256, (x + y) * 3 % 256], axis=2)
@@ -39,23 +33,21 @@ def photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 def exif_rotated_jpeg(rng: np.random.Generator) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise on display
-    return encoded(Image.fromarray(photo(rng, 24, 40)), "JPEG", exif=exif.tobytes())
+    return save(Image.fromarray(photo(rng, 24, 40)), "JPEG", exif=exif.tobytes())
 
 
 def build_inputs() -> dict[str, bytes]:
     rng = np.random.default_rng(7)
     files = {
-        f"rgb/{i:02d}.png": encoded(Image.fromarray(photo(rng, 32, 48)), "PNG") for i in range(16)
+        f"rgb/{i:02d}.png": save(Image.fromarray(photo(rng, 32, 48)), "PNG") for i in range(16)
     }
-    files |= {
-        f"jpeg/{i}.jpg": encoded(Image.fromarray(photo(rng, 40, 32)), "JPEG") for i in range(3)
-    }
+    files |= {f"jpeg/{i}.jpg": save(Image.fromarray(photo(rng, 40, 32)), "JPEG") for i in range(3)}
     for i in range(3):
         rgba = np.dstack([photo(rng, 28, 28), rng.integers(0, 256, (28, 28), dtype=np.uint8)])
-        files[f"rgba/{i}.png"] = encoded(Image.fromarray(rgba), "PNG")
+        files[f"rgba/{i}.png"] = save(Image.fromarray(rgba), "PNG")
     for i in range(3):
         deep = (photo(rng, 30, 20)[..., 0].astype(np.uint16) * 257).astype(np.uint16)
-        files[f"deep/{i}.png"] = encoded(Image.fromarray(deep), "PNG")
+        files[f"deep/{i}.png"] = save(Image.fromarray(deep), "PNG")
     files["exif/rotated.jpg"] = exif_rotated_jpeg(rng)
     good_png = files["rgb/00.png"]
     files["bad/truncated.png"] = good_png[: len(good_png) // 2]

@@ -5,13 +5,13 @@ Every image is generated here with Pillow/numpy; there are no binary fixtures.
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
-from typing import Any
 
+import imagefactory
 import numpy as np
 import pytest
+from imagefactory import save
 from PIL import Image, ImageFile
 
 from aepipe.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
@@ -20,14 +20,8 @@ from aepipe.images import READABLE_FORMATS, decode, sniff_format
 RNG = np.random.default_rng(1234)
 
 
-def save(im: Image.Image, fmt: str, **options: Any) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **options)
-    return out.getvalue()
-
-
 def rgb_image(width: int = 40, height: int = 30) -> Image.Image:
-    return Image.fromarray(RNG.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    return imagefactory.rgb_image(RNG, width, height)
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import imagefactory
 import numpy as np
 import pytest
+from imagefactory import save
 from PIL import Image, ImageCms
 
 from aepipe.images import (
@@ -21,14 +23,8 @@ from aepipe.images import (
 RNG = np.random.default_rng(99)
 
 
-def save(im: Image.Image, fmt: str, **options: Any) -> bytes:
-    out = io.BytesIO()
-    im.save(out, fmt, **options)
-    return out.getvalue()
-
-
 def rgb_image(width: int = 40, height: int = 30) -> Image.Image:
-    return Image.fromarray(RNG.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    return imagefactory.rgb_image(RNG, width, height)
 
 
 def reencode(decoded: DecodedImage, **options: Any) -> bytes:

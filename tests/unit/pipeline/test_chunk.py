@@ -1,10 +1,9 @@
 """process_chunk on local folders: rows for every key, errors isolated, resume by provenance."""
 
 import hashlib
-import io
 
 import numpy as np
-from PIL import Image
+from imagefactory import save
 
 from aepipe.pipeline import ChunkSettings, chunked, output_key, process_chunk
 from aepipe.pipeline.chunk import predicted_output_key
@@ -15,19 +14,13 @@ from aepipe.tasks import TilingParams, build_task
 IDENTITY = build_task("identity", tiling=TilingParams(tile=32, overlap=8))
 
 
-def encoded(array: np.ndarray, fmt: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
 def make_source(folder) -> dict[str, bytes]:
     rng = np.random.default_rng(0)
     files = {
-        "a.png": encoded(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)),
-        "sub/b.jpg": encoded(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), "JPEG"),
-        "sub/c.gif": encoded(rng.integers(0, 255, (9, 9), dtype=np.uint8), "GIF"),
-        "broken.png": encoded(np.zeros((8, 8), np.uint8))[:40],
+        "a.png": save(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)),
+        "sub/b.jpg": save(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), "JPEG"),
+        "sub/c.gif": save(rng.integers(0, 255, (9, 9), dtype=np.uint8), "GIF"),
+        "broken.png": save(np.zeros((8, 8), np.uint8))[:40],
         "notes.png": b"not an image at all",
     }
     for key, data in files.items():

@@ -1,20 +1,12 @@
 """Restoration tasks on plain arrays: tiling path, channels, alpha and the real denoiser."""
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
+from imagefactory import save
 
 from aepipe.images import decode
 from aepipe.reports.metrics import reconstruction_error
 from aepipe.tasks import TilingParams, build_task
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def smooth_rgb(height: int, width: int) -> np.ndarray:
@@ -25,7 +17,7 @@ def smooth_rgb(height: int, width: int) -> np.ndarray:
 
 def test_identity_task_returns_pixels_and_alpha_untouched():
     rgba = np.dstack([smooth_rgb(37, 53), np.arange(37 * 53).reshape(37, 53) % 256])
-    image = decode(png_bytes(rgba.astype(np.uint8)), "a.png")
+    image = decode(save(rgba.astype(np.uint8)), "a.png")
     result = build_task("identity", tiling=TilingParams(tile=16, overlap=4)).apply(image)
     assert np.array_equal(result.pixels, image.pixels)
     assert np.array_equal(result.alpha, image.alpha)
@@ -35,7 +27,7 @@ def test_denoiser_removes_most_of_the_noise_blind_and_given():
     rng = np.random.default_rng(0)
     clean = smooth_rgb(96, 128)
     noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).astype(np.uint8)
-    image = decode(png_bytes(noisy), "noisy.png")
+    image = decode(save(noisy), "noisy.png")
     _, psnr_in = reconstruction_error(clean, noisy)
     for level in (None, 25.0):
         result = build_task("denoise", noise_level=level).apply(image)
@@ -47,7 +39,7 @@ def test_denoiser_removes_most_of_the_noise_blind_and_given():
 
 def test_gray_image_runs_through_the_rgb_denoiser_and_stays_gray():
     gray = smooth_rgb(40, 44)[..., 0]
-    result = build_task("denoise", noise_level=10.0).apply(decode(png_bytes(gray), "g.png"))
+    result = build_task("denoise", noise_level=10.0).apply(decode(save(gray), "g.png"))
     assert result.pixels.shape == (40, 44, 1) and result.pixels.dtype == np.uint8
 
 
