@@ -35,6 +35,7 @@ run: $(VENV)/.stamp-runtime
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy aepipe flows
 
 # pytest exits 5 when it collects no test; that is a failure of the suite, not a pass,
 # except when PYTEST_ARGS deliberately selects nothing.

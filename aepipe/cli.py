@@ -1,4 +1,4 @@
-"""``aepipe`` command line: ``run``, ``models``, ``demo``, ``bench``.
+"""``aepipe`` command line: ``run``, ``models``, ``demo``, ``bench``, ``eval``.
 
 ``main(argv)`` takes its arguments explicitly and returns the exit status, so tests call it
 directly. Prefect and onnxruntime are imported by the commands that need them, keeping
@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from aepipe.errors import AepipeError
@@ -28,12 +29,51 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, choices=(2, 4), help="super-resolution factor")
     parser.add_argument("--glob", help="only keys matching, e.g. '**/*.png'")
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per model call")
-    parser.add_argument("--tile", type=int, default=256, help="tile side in pixels (0: whole)")
+    parser.add_argument(
+        "--tile", type=int, help="tile side in pixels (0: whole image; default: the model's)"
+    )
     parser.add_argument("--chunk-size", type=int, default=32, help="images per Prefect task")
     parser.add_argument("--overwrite", action="store_true", help="redo finished images")
     parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
     parser.add_argument("--limit", type=int, help="process at most N images")
     parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL / AWS)")
+
+
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=0, help="ORT/torch threads (0: all CPUs)")
+    parser.add_argument("--tile", type=int, help="tile side in pixels (default: the model's)")
+    parser.add_argument("--batch-size", type=int, default=4, help="tiles per model call")
+    parser.add_argument("--images", type=int, default=8, help="synthetic images per pass")
+    parser.add_argument("--size", type=int, default=512, help="synthetic image side in pixels")
+    parser.add_argument("--repeats", type=int, default=3, help="timed samples (median shown)")
+    parser.add_argument("--skip-s3", action="store_true", help="no SeaweedFS end-to-end run")
+    parser.add_argument("--flow", action="store_true", help="also time one process_images flow")
+    parser.add_argument("--json", type=Path, help="also write every sample and fact as JSON")
+
+
+def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    from aepipe.tasks import RESTORATION_TASKS
+
+    parser.add_argument("data_dir", type=Path, help="folder of clean images (e.g. CBSD68)")
+    parser.add_argument("--task", required=True, choices=RESTORATION_TASKS)
+    parser.add_argument("--model", help="registry name, .onnx path or s3:// URI")
+    parser.add_argument("--noise-level", type=float, default=25.0, help="denoise: σ (0–255)")
+    parser.add_argument("--blind", action="store_true", help="denoise: also run without σ")
+    parser.add_argument("--scale", type=int, choices=(2, 4), default=2, help="superres factor")
+    parser.add_argument("--seed", type=int, default=0, help="image i is degraded with seed + i")
+    parser.add_argument("--limit", type=int, help="the first N images (sorted by name)")
+    parser.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the classical baseline(s)",
+    )
+    parser.add_argument(
+        "--tile", type=int, help="tile side in pixels (0: whole image; default: the model's)"
+    )
+    parser.add_argument("--per-image", action="store_true", help="one table row per image")
+    parser.add_argument("--json", type=Path, help="write every value, config and machine here")
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="denoise the bundled samples (what `make run` does)")
     demo.add_argument("--source", help="run on this folder/URI instead of the bundled samples")
     demo.add_argument("--dest", help="where outputs and the report go (default out/demo)")
+    _add_bench_arguments(
+        commands.add_parser("bench", help="measure model and pipeline throughput (MP/s)")
+    )
+    _add_eval_arguments(
+        commands.add_parser("eval", help="PSNR/SSIM and s/MP of a model vs classical baselines")
+    )
     return parser
 
 
@@ -85,6 +131,33 @@ def models_command() -> None:
         print(f"    data: {card.training_data} ({card.data_terms})")
 
 
+def bench_command(args: argparse.Namespace) -> None:
+    """Print the markdown report; ``--json`` also keeps every sample; exit 1 if one failed."""
+    from aepipe.bench import BenchError, BenchOptions, run_bench
+
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
+    report = run_bench(BenchOptions(**options))
+    print(report.markdown())
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    if report.failures:
+        raise BenchError(f"measurement failed: {', '.join(report.failures)} (see the table)")
+
+
+def eval_command(args: argparse.Namespace) -> None:
+    """Print the markdown table; ``--json``/``--markdown`` also write the report to files."""
+    from aepipe.evaluation import EvalConfig, run_eval
+
+    skip = ("command", "json", "markdown", "per_image")
+    report = run_eval(EvalConfig(**{k: v for k, v in vars(args).items() if k not in skip}))
+    table = report.markdown(per_image=args.per_image)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -97,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from aepipe.demo import run_demo
 
             run_demo(args.source, args.dest)
+        elif args.command == "bench":
+            bench_command(args)
+        elif args.command == "eval":
+            eval_command(args)
     except AepipeError as error:
         print(f"aepipe: {error}", file=sys.stderr)
         return 1

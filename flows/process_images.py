@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from aepipe.pipeline import chunked, process_chunk
 from aepipe.pipeline.progress import images_done
@@ -40,7 +40,12 @@ def write_report_task(params: RunParams, run_id: str, rows: list[ReportRow]) -> 
     return finish_report(params, dest, run_id, rows, params.build_task())
 
 
-@flow(name="process-images", task_runner=ThreadPoolTaskRunner(max_workers=2))
+# Two chunk tasks at a time: one computes while the other waits on storage. (The ignore:
+# prefect 3.9 annotates the decorator with a generic runner type a concrete one fails.)
+CHUNK_RUNNER: TaskRunner[PrefectFuture[Any]] = ThreadPoolTaskRunner(max_workers=2)  # type: ignore[assignment]
+
+
+@flow(name="process-images", task_runner=CHUNK_RUNNER)
 def process_images(
     source: str,
     dest: str,

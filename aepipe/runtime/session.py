@@ -57,9 +57,10 @@ class OnnxModel:
         except Exception as error:  # ORT raises its own Fail/InvalidGraph types
             raise ModelError(f"{path}: cannot load ONNX model: {error}") from error
         metadata = self.session.get_modelmeta().custom_metadata_map
-        self.card = card or ModelCard.from_metadata(metadata)
-        if self.card is None:
+        found = card or ModelCard.from_metadata(metadata)
+        if found is None:
             raise ModelError(f"{path}: the ONNX file carries no aepipe model card")
+        self.card: ModelCard = found
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
 

@@ -45,7 +45,7 @@ class PatchSampler:
         return out
 
     def _one(self) -> np.ndarray:
-        image = self.images[self.rng.integers(len(self.images))]
+        image = self.images[int(self.rng.integers(len(self.images)))]
         top = self.rng.integers(image.shape[0] - self.patch + 1)
         left = self.rng.integers(image.shape[1] - self.patch + 1)
         crop = image[top : top + self.patch, left : left + self.patch]

@@ -82,6 +82,8 @@ def export_verified(
         dynamo=True,
         external_data=False,
     )
+    if program is None:
+        raise RuntimeError(f"{path}: torch.onnx.export returned no program")
     proto = program.model_proto
     onnx.helper.set_model_props(proto, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,8 @@ import sys
 import textwrap
 
 RUNTIME_MODULES = [
+    "aepipe.bench",
+    "aepipe.evaluation",
     "aepipe.cli",
     "aepipe.demo",
     "aepipe.images",
