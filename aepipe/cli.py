@@ -1,4 +1,4 @@
-"""``aepipe`` command line: ``run``, ``models``, ``demo``, ``bench``, ``eval``.
+"""``aepipe`` command line: run, models, demo, bench, eval, and train/export (training side).
 
 ``main(argv)`` takes its arguments explicitly and returns the exit status, so tests call it
 directly. Prefect and onnxruntime are imported by the commands that need them, keeping
@@ -16,6 +16,12 @@ from typing import Any
 
 from aepipe.errors import AepipeError
 from aepipe.tasks import TASKS
+
+#: Training-side commands: their modules own their arguments and need the ``train`` extra.
+TRAINING_COMMANDS = {
+    "train": ("aepipe.training.train", "train a registered network (resumable)"),
+    "export": ("aepipe.training.export", "export a checkpoint to ONNX + card + manifest"),
+}
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_arguments(
         commands.add_parser("eval", help="PSNR/SSIM and s/MP of a model vs classical baselines")
     )
+    for name, (_, help_text) in TRAINING_COMMANDS.items():
+        commands.add_parser(name, help=f"{help_text} (see: aepipe {name} --help)")
     return parser
 
 
@@ -158,7 +166,24 @@ def eval_command(args: argparse.Namespace) -> None:
         args.json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
+def training_command(name: str, argv: list[str]) -> int:
+    """Hand ``argv`` to the training module; say which extra is missing instead of a traceback."""
+    import importlib
+
+    module_name, _ = TRAINING_COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        print(f"aepipe {name} needs {error.name}: pip install 'aepipe[train]'", file=sys.stderr)
+        return 1
+    module.main(argv)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TRAINING_COMMANDS:
+        return training_command(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":

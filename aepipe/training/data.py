@@ -6,22 +6,26 @@ a 2-core machine.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import numpy as np
 from PIL import Image
 
+from aepipe.storage import open_storage
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def load_rgb_folder(folder: Path) -> list[np.ndarray]:
-    """Every image under ``folder`` as H x W x 3 uint8, in sorted file-name order."""
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise FileNotFoundError(f"no images under {folder}")
-    return [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+def load_rgb_images(location: str) -> list[np.ndarray]:
+    """Every image under a folder or ``s3://`` prefix as H x W x 3 uint8, in key order."""
+    storage = open_storage(location)
+    keys = [k for k in storage.list() if PurePosixPath(k).suffix.lower() in IMAGE_SUFFIXES]
+    if not keys:
+        raise FileNotFoundError(f"no images under {location}")
+    return [np.asarray(Image.open(io.BytesIO(storage.read(k))).convert("RGB")) for k in keys]
 
 
 def split_holdout(images: Sequence[np.ndarray], holdout: int) -> tuple[list, list]:

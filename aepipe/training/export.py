@@ -158,7 +158,9 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export a checkpoint to the model zoo.")
+    parser = argparse.ArgumentParser(
+        prog="aepipe export", description="Export a checkpoint to the model zoo."
+    )
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--task", required=True)

@@ -28,7 +28,7 @@ from torch import nn
 
 from aepipe.models import create_model
 from aepipe.models.losses import training_loss
-from aepipe.training.data import PatchSampler, center_crops, load_rgb_folder, split_holdout
+from aepipe.training.data import PatchSampler, center_crops, load_rgb_images, split_holdout
 from aepipe.training.degradations import (
     Degradation,
     GaussianNoise,
@@ -96,7 +96,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
-        train_images, val_images = split_holdout(load_rgb_folder(Path(config.data)), config.holdout)
+        train_images, val_images = split_holdout(load_rgb_images(config.data), config.holdout)
         self.sampler = PatchSampler(train_images, config.patch, np.random.default_rng(config.seed))
         self.val_clean = torch.from_numpy(center_crops(val_images, 128))
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -197,7 +197,7 @@ FIELD_TYPES = {"int": int, "float": float, "str": str}
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="aepipe train", description=__doc__.split("\n\n")[0])
     for field in dataclasses.fields(TrainConfig):
         required = field.default is dataclasses.MISSING
         parser.add_argument(

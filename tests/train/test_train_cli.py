@@ -1,0 +1,44 @@
+"""`aepipe train` from an S3 prefix, resumed, then `aepipe export` into a zoo the runtime reads."""
+
+import json
+
+import boto3
+import numpy as np
+import pytest
+from imagefactory import save
+
+from aepipe.cli import main
+from aepipe.runtime.card import ModelCard
+
+pytestmark = [pytest.mark.train, pytest.mark.integration, pytest.mark.slow]
+
+
+def test_train_resume_and_export_from_s3(s3_env, s3_bucket, tmp_path, capsys):
+    client = boto3.client("s3")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        image = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+        client.put_object(Bucket=s3_bucket, Key=f"photos/{i}.png", Body=save(image))
+    run = tmp_path / "run"
+    common = ["--model", "srnet-x2", "--task", "superres-x2", "--data", f"s3://{s3_bucket}/photos"]
+    common += ["--out", str(run), "--batch", "2", "--patch", "16", "--holdout", "1"]
+    common += ["--threads", "1", "--val-every", "2"]
+    assert main(["train", *common, "--steps", "2"]) == 0
+    assert main(["train", *common, "--steps", "4"]) == 0
+    assert "resumed" in capsys.readouterr().out
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [2, 4]
+
+    zoo = tmp_path / "zoo"
+    args = ["export", str(run / "last.pt"), "--name", "sr-test", "--task", "superres"]
+    assert main([*args, "--zoo", str(zoo), "--weights", str(tmp_path / "weights")]) == 0
+    entry = json.loads((zoo / "manifest.json").read_text())["models"][0]
+    card = ModelCard.from_dict(entry["card"])
+    assert (card.name, card.task, card.scale, card.architecture) == (
+        "sr-test",
+        "superres",
+        2,
+        "srnet-x2",
+    )
+    assert entry["parity_max_abs_diff"] < 1e-4
+    assert (tmp_path / "weights" / "sr-test.pt").exists()
