@@ -7,12 +7,27 @@ through :func:`training_loss` and stays family-agnostic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 LossTerms = dict[str, float]
+Reconstruction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def charbonnier(output: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Smooth L1 (Lai et al. 2017): L1's robustness without its kink at zero."""
+    return torch.sqrt((output - target) ** 2 + eps * eps).mean()
+
+
+#: ``--loss`` choices for models without their own objective.
+RECONSTRUCTION_LOSSES: dict[str, Reconstruction] = {
+    "l1": nn.functional.l1_loss,
+    "l2": nn.functional.mse_loss,
+    "charbonnier": charbonnier,
+}
 
 
 @runtime_checkable
@@ -25,9 +40,12 @@ class HasTrainingLoss(Protocol):
 
 
 def training_loss(
-    model: nn.Module, inputs: dict[str, torch.Tensor], target: torch.Tensor
+    model: nn.Module,
+    inputs: dict[str, torch.Tensor],
+    target: torch.Tensor,
+    reconstruction: str = "l1",
 ) -> tuple[torch.Tensor, LossTerms]:
-    """The model's own objective if it has one, else L1 between its output and ``target``."""
+    """The model's own objective if it has one, else ``reconstruction`` of output vs target."""
     if isinstance(model, HasTrainingLoss):
         return model.training_loss(inputs, target)
-    return nn.functional.l1_loss(model(**inputs), target), {}
+    return RECONSTRUCTION_LOSSES[reconstruction](model(**inputs), target), {}
