@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -45,15 +44,6 @@ def smooth_images(n: int, height: int, width: int, seed: int = 0) -> torch.Tenso
     phase = 2 * math.pi * torch.rand(3, n, 3, 1, 1, generator=generator)
     waves = torch.sin(freq[..., 0, :, :] * yy + freq[..., 1, :, :] * xx + phase)
     return (0.5 + waves.sum(dim=0) / 6).clamp(0, 1)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """On two shared, busy cores two threads spin more than they compute (~7x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,6 @@ pytestmark = pytest.mark.train
 
 SAMPLES = Path(__file__).resolve().parents[2] / "aepipe" / "samples"
 TASKS = {"srnet-x2": "superres-x2", "srnet-x4": "superres-x4", "unet-unwatermark-s": "unwatermark"}
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Batches this small gain nothing from a second thread, which on a busy 2-core machine
-    spends its time in OpenMP barriers (10 steps: 0.3 s on one thread, 10-30 s on two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

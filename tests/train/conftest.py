@@ -1,0 +1,19 @@
+"""Training-side tests run torch on one thread.
+
+Their batches are tiny: a second thread gains nothing and, on two shared busy cores, spends
+its time in OpenMP barriers (10 steps: 0.3 s on one thread, 10-30 s on two, measured here).
+"""
+
+from collections.abc import Iterator
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
