@@ -63,10 +63,10 @@ def process_chunk(
         for fetched in _read_ahead(pool, keys, source, dest, provenance, settings):
             rows.append(fetched.row)
             if fetched.data is not None:
-                upload = _transform(fetched, task, settings)
-                if upload is not None:
-                    out_key, data, metadata = upload
-                    future = pool.submit(_upload, dest, out_key, data, metadata, fetched.row)
+                encoded = _transform(fetched, task, settings)
+                if encoded is not None:
+                    metadata = _output_metadata(provenance, fetched.row.key)
+                    future = pool.submit(_upload, dest, *encoded, metadata, fetched.row)
                     uploads.append((fetched.row, future))
         for row, future in uploads:
             _settle(row, future)
@@ -135,14 +135,18 @@ def _is_done(dest: Storage, out_key: str, key: str, provenance: Mapping[str, str
     info = dest.head(out_key)
     if info is None:
         return False
-    expected = {**provenance, SOURCE_KEY_METADATA: key}
+    expected = _output_metadata(provenance, key)
     return all(info.metadata.get(k) == v for k, v in expected.items())
 
 
-def _transform(
-    fetched: _Fetched, task: Task, settings: ChunkSettings
-) -> tuple[str, bytes, dict[str, str]] | None:
-    """decode → apply → encode, timing each stage into the row; None after an error."""
+def _output_metadata(provenance: Mapping[str, str], source_key: str) -> dict[str, str]:
+    """What an output carries, and what a finished output must carry to be skipped."""
+    return {**provenance, SOURCE_KEY_METADATA: source_key}
+
+
+def _transform(fetched: _Fetched, task: Task, settings: ChunkSettings) -> tuple[str, bytes] | None:
+    """decode → apply → encode, timing each stage into the row; (output key, bytes) or None
+    after an error."""
     row = fetched.row
     try:
         with _timed(row, "decode"):
@@ -167,8 +171,7 @@ def _transform(
         _fail(row, error)
         return None
     row.output_key = output_key(row.key, extension_for(fmt))
-    metadata = {**task.provenance, SOURCE_KEY_METADATA: row.key}
-    return row.output_key, data, metadata
+    return row.output_key, data
 
 
 def _upload(
