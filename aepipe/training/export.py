@@ -103,13 +103,13 @@ def export_onnx(model: nn.Module, card: ModelCard, path: Path) -> ExportResult:
 
 
 def update_manifest(zoo: Path, result: ExportResult, card: ModelCard, default: bool) -> None:
-    """Add or replace the entry for ``card.name``; one default model per task."""
+    """Add or replace the entry for ``card.name``; one default model per task and scale."""
     manifest = zoo / "manifest.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
     models = [m for m in data["models"] if m["card"]["name"] != card.name]
-    if default:
+    if default:  # one default per task and scale (superres has one per factor)
         for m in models:
-            if m["card"]["task"] == card.task:
+            if (m["card"]["task"], m["card"]["scale"]) == (card.task, card.scale):
                 m["default"] = False
     entry = {"file": result.path.name, "sha256": result.sha256, "default": default}
     models.append(

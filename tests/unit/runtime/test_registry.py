@@ -21,9 +21,13 @@ def test_every_shipped_model_matches_its_manifest_entry():
         assert model.card == entry.card, "card inside the ONNX differs from the manifest"
 
 
-def test_each_task_has_at_most_one_default():
-    tasks = [e.card.task for e in load_manifest() if e.default]
-    assert len(tasks) == len(set(tasks))
+def test_each_task_and_scale_has_at_most_one_default():
+    defaults = [(e.card.task, e.card.scale) for e in load_manifest() if e.default]
+    assert len(defaults) == len(set(defaults))
+
+
+def test_superres_default_is_chosen_by_scale():
+    assert find_model(None, "superres", 2).label != find_model(None, "superres", 4).label
 
 
 def test_default_model_for_task_runs_on_cpu():

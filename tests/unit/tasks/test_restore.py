@@ -48,3 +48,12 @@ def test_tasks_planned_for_later_say_so():
 
     with pytest.raises(ModelError, match="not available yet"):
         build_task("compress")
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_superres_scales_pixels_and_alpha(scale):
+    rgba = np.dstack([smooth_rgb(20, 28), np.full((20, 28), 200, np.uint8)])
+    result = build_task("superres", scale=scale).apply(decode(save(rgba), "a.png"))
+    assert result.pixels.shape == (20 * scale, 28 * scale, 3)
+    assert result.alpha.shape == (20 * scale, 28 * scale)
+    assert np.all(result.alpha == 200)  # a flat alpha stays flat through bicubic resizing
