@@ -107,8 +107,8 @@ def test_loop_and_reports_with_stand_in_methods(tiny_set):
 
 
 def test_cli_fails_clearly_when_the_task_has_no_model_yet(tiny_set, capsys):
-    assert main(["eval", str(tiny_set), "--task", "superres", "--scale", "4"]) == 1
-    assert "no shipped model for task 'superres'" in capsys.readouterr().err
+    assert main(["eval", str(tiny_set), "--task", "unwatermark"]) == 1
+    assert "no shipped model for task 'unwatermark'" in capsys.readouterr().err
 
 
 def test_cli_denoise_model_only_writes_json_and_markdown(tiny_set, tmp_path, capsys):
