@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image
 
 from aepipe.images.pixels import to_float
+from aepipe.images.resample import resize_bicubic
 
 BAND_ROWS = 256
 
@@ -20,7 +20,7 @@ BAND_ROWS = 256
 def reconstruction_error(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
     """(MSE, PSNR dB) of ``after`` against ``before`` (both H x W x C, native dtype)."""
     if after.shape[:2] != before.shape[:2]:
-        after = _downscale(after, before.shape[:2])
+        after = resize_bicubic(after, (before.shape[0], before.shape[1]))
     if after.shape != before.shape:
         raise ValueError(f"cannot compare shapes {before.shape} and {after.shape}")
     total = 0.0
@@ -34,14 +34,3 @@ def reconstruction_error(before: np.ndarray, after: np.ndarray) -> tuple[float, 
 
 def psnr_from_mse(mse: float) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
-
-
-def _downscale(pixels: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
-    """Bicubic resize per channel in float, back to the native dtype."""
-    from aepipe.images.pixels import from_float
-
-    channels = [
-        np.asarray(Image.fromarray(to_float(pixels[..., c])).resize((size[1], size[0]), 3))
-        for c in range(pixels.shape[2])
-    ]
-    return from_float(np.stack(channels, axis=2), pixels.dtype)

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from aepipe.images import DecodedImage, ImageInfo
-from aepipe.images.pixels import from_float, to_float
+from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.card import ModelCard
 from aepipe.runtime.session import OnnxModel
 from aepipe.runtime.tiling import TileFn, tile_apply
@@ -115,6 +114,4 @@ def _resize_alpha(alpha: np.ndarray | None, size: tuple[int, ...]) -> np.ndarray
     """Alpha is never fed to the model; only resized (bicubic) when the task scales."""
     if alpha is None or alpha.shape[:2] == size:
         return alpha
-    plane = Image.fromarray(to_float(alpha))
-    resized = plane.resize((size[1], size[0]), Image.Resampling.BICUBIC)
-    return from_float(np.asarray(resized), alpha.dtype)
+    return resize_bicubic(alpha, (size[0], size[1]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +141,8 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         f"--data {config['data']} --steps {config['steps']} --batch {config['batch']} "
         f"--patch {config['patch']} --lr {config['lr']} --seed {config['seed']}"
     )
-    card = ModelCard(
+    quality = dict(q.split("=", 1) for q in args.quality or [])
+    return ModelCard(
         name=args.name,
         task=args.task,
         version=args.version,
@@ -152,9 +153,8 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         training_command=f"{command}  # trained {config['step']} steps",
         training_data=args.training_data,
         data_terms=args.data_terms,
-        quality=dict(q.split("=", 1) for q in args.quality) if args.quality else {},
+        quality={label: float(value) for label, value in quality.items()},
     )
-    return replace(card, quality={k: float(v) for k, v in card.quality.items()})
 
 
 def main(argv: list[str] | None = None) -> None:
