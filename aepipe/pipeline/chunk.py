@@ -15,22 +15,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PIL import Image
-
 from aepipe.errors import AepipeError
-from aepipe.images import (
-    DEFAULT_MAX_PIXELS,
-    decode,
-    encode,
-    extension_for,
-    output_format,
-    written_format,
-)
+from aepipe.images import DEFAULT_MAX_PIXELS
 from aepipe.pipeline.plan import output_key
 from aepipe.reports.metrics import reconstruction_error
 from aepipe.reports.rows import ReportRow, RowStatus
 from aepipe.storage import Storage
-from aepipe.tasks.base import Task
+from aepipe.tasks.base import OutputOptions, Task
 
 SOURCE_KEY_METADATA = "aepipe-source-key"
 
@@ -44,6 +35,10 @@ class ChunkSettings:
     format: str | None = None  # force an output format; default follows the input
     io_threads: int = 8  # concurrent fetches/uploads: S3 latency hides behind them
     read_ahead: int = 4  # images fetched ahead of the model: bounds memory per chunk
+
+    @property
+    def output(self) -> OutputOptions:
+        return OutputOptions(self.format, self.jpeg_quality)
 
 
 @dataclass
@@ -60,7 +55,7 @@ def process_chunk(
     with ThreadPoolExecutor(settings.io_threads, thread_name_prefix="aepipe-io") as pool:
         uploads: list[tuple[ReportRow, Future[None]]] = []
         rows = []
-        for fetched in _read_ahead(pool, keys, source, dest, provenance, settings):
+        for fetched in _read_ahead(pool, keys, source, dest, task, settings):
             rows.append(fetched.row)
             if fetched.data is not None:
                 encoded = _transform(fetched, task, settings)
@@ -78,44 +73,37 @@ def _read_ahead(
     keys: Sequence[str],
     source: Storage,
     dest: Storage,
-    provenance: Mapping[str, str],
+    task: Task,
     settings: ChunkSettings,
 ) -> Iterator[_Fetched]:
     """Yield fetched images in key order, keeping ``read_ahead`` fetches in flight."""
     pending: deque[Future[_Fetched]] = deque()
     for key in keys:
-        pending.append(pool.submit(_fetch, key, source, dest, provenance, settings))
+        pending.append(pool.submit(_fetch, key, source, dest, task, settings))
         if len(pending) > settings.read_ahead:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
 
 
-def predicted_output_key(key: str, settings: ChunkSettings) -> str | None:
+def predicted_output_key(key: str, task: Task, settings: ChunkSettings) -> str | None:
     """The output key a source key will most likely get, from its extension alone.
 
     Used to skip finished work before downloading. A wrong guess (an extension that lies
     about the content) only costs a redo: the provenance check still guards the skip.
     """
-    suffix = "." + key.rsplit(".", 1)[-1].lower() if "." in key else ""
-    input_format = Image.registered_extensions().get(suffix)
-    if input_format is None:
-        return None
-    return output_key(key, extension_for(written_format(input_format, settings.format)))
+    extension = task.predicted_extension(key, settings.output)
+    return None if extension is None else output_key(key, extension)
 
 
 def _fetch(
-    key: str,
-    source: Storage,
-    dest: Storage,
-    provenance: Mapping[str, str],
-    settings: ChunkSettings,
+    key: str, source: Storage, dest: Storage, task: Task, settings: ChunkSettings
 ) -> _Fetched:
     row = ReportRow(key)
     started = time.perf_counter()
     try:
-        done_key = None if settings.overwrite else predicted_output_key(key, settings)
-        if done_key and _is_done(dest, done_key, key, provenance):
+        done_key = None if settings.overwrite else predicted_output_key(key, task, settings)
+        if done_key and _is_done(dest, done_key, key, task.provenance):
             row.status, row.output_key = RowStatus.SKIPPED, done_key
             return _Fetched(None, row)
         if settings.dry_run:
@@ -145,32 +133,26 @@ def _output_metadata(provenance: Mapping[str, str], source_key: str) -> dict[str
 
 
 def _transform(fetched: _Fetched, task: Task, settings: ChunkSettings) -> tuple[str, bytes] | None:
-    """decode → apply → encode, timing each stage into the row; (output key, bytes) or None
+    """read → apply → write, timing each stage into the row; (output key, bytes) or None
     after an error."""
     row = fetched.row
     try:
         with _timed(row, "decode"):
-            image = decode(fetched.data or b"", row.key, max_pixels=settings.max_pixels)
+            image = task.read(fetched.data or b"", row.key, settings.max_pixels)
         info = image.info
         row.width, row.height, row.mode = info.width, info.height, info.mode
         row.warnings = "; ".join(info.warnings)
         with _timed(row, "infer"):
             result = task.apply(image)
         row.extra.update(result.fields)
-        row.mse, row.psnr = reconstruction_error(image.pixels, result.pixels)
-        fmt = output_format(info, settings.format or task.output_format(info))
+        if result.compare_to_input:
+            row.mse, row.psnr = reconstruction_error(image.pixels, result.pixels)
         with _timed(row, "encode"):
-            data = encode(
-                result.pixels,
-                info,
-                alpha=result.alpha,
-                format=fmt,
-                jpeg_quality=settings.jpeg_quality,
-            )
+            data = task.write(result, info, settings.output)
     except Exception as error:
         _fail(row, error)
         return None
-    row.output_key = output_key(row.key, extension_for(fmt))
+    row.output_key = output_key(row.key, task.output_extension(info, settings.output))
     return row.output_key, data
 
 

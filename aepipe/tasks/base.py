@@ -1,18 +1,35 @@
-"""What every task promises the pipeline: decoded image in, restored pixels + row fields out.
+"""What every task promises the pipeline: bytes in, a result and report fields out.
 
-Tasks hold their model (loaded once per worker) and know nothing about storage or reports;
-that keeps them testable with plain arrays.
+A task reads its input (an image, or an ``.aec`` stream), transforms it and writes its
+output (an image, or an ``.aec`` stream). Tasks hold their model (loaded once per worker)
+and know nothing about storage or reports; that keeps them testable with plain arrays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from posixpath import splitext
 from typing import Protocol
 
 import numpy as np
+from PIL import Image
 
-from aepipe.images import DecodedImage, ImageInfo
+from aepipe.images import (
+    DecodedImage,
+    ImageInfo,
+    decode,
+    encode,
+    extension_for,
+    output_format,
+    written_format,
+)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: str | None = None  # force an image output format; default follows the input
+    jpeg_quality: int = 95
 
 
 @dataclass(frozen=True)
@@ -20,6 +37,8 @@ class TaskOutput:
     pixels: np.ndarray  # H' x W' x C, the input's native dtype
     alpha: np.ndarray | None  # passed through (resized when the task changes the size)
     fields: Mapping[str, object] = field(default_factory=dict)  # task-specific report fields
+    payload: bytes | None = None  # already-encoded output (an .aec stream); None: encode pixels
+    compare_to_input: bool = True  # the row's MSE/PSNR is output vs input pixels
 
 
 class Task(Protocol):
@@ -35,8 +54,43 @@ class Task(Protocol):
         """What actually ran (model name, execution providers), for the run's summary."""
         ...
 
-    def output_format(self, info: ImageInfo) -> str | None:
-        """Pillow format to encode with; None keeps the input's format."""
+    def read(self, data: bytes, key: str, max_pixels: int) -> DecodedImage:
+        """The input object's bytes -> pixels; typed errors name ``key``."""
         ...
 
     def apply(self, image: DecodedImage) -> TaskOutput: ...
+
+    def write(self, output: TaskOutput, info: ImageInfo, options: OutputOptions) -> bytes:
+        """The output object's bytes."""
+        ...
+
+    def output_extension(self, info: ImageInfo, options: OutputOptions) -> str: ...
+
+    def predicted_extension(self, key: str, options: OutputOptions) -> str | None:
+        """The output extension from the input key alone (skip checks before downloading)."""
+        ...
+
+
+class ImageIO:
+    """Image in, image out, in the input's format unless ``--format`` says otherwise."""
+
+    def read(self, data: bytes, key: str, max_pixels: int) -> DecodedImage:
+        return decode(data, key, max_pixels=max_pixels)
+
+    def write(self, output: TaskOutput, info: ImageInfo, options: OutputOptions) -> bytes:
+        return encode(
+            output.pixels,
+            info,
+            alpha=output.alpha,
+            format=output_format(info, options.format),
+            jpeg_quality=options.jpeg_quality,
+        )
+
+    def output_extension(self, info: ImageInfo, options: OutputOptions) -> str:
+        return extension_for(output_format(info, options.format))
+
+    def predicted_extension(self, key: str, options: OutputOptions) -> str | None:
+        input_format = Image.registered_extensions().get(splitext(key)[1].lower())
+        if input_format is None:
+            return None
+        return extension_for(written_format(input_format, options.format))

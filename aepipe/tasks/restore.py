@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aepipe.images import DecodedImage, ImageInfo
+from aepipe.images import DecodedImage
 from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.card import ModelCard
 from aepipe.runtime.session import OnnxModel
 from aepipe.runtime.tiling import TileFn, tile_apply
-from aepipe.tasks.base import TaskOutput
+from aepipe.tasks.base import ImageIO, TaskOutput
 from aepipe.tasks.noise import estimate_noise_sigma
 
 
@@ -37,7 +37,7 @@ class TilingParams:
 
 
 @dataclass
-class RestoreTask:
+class RestoreTask(ImageIO):
     """Runs ``model`` (or the identity when None) over each image, tile by tile."""
 
     name: str
@@ -61,9 +61,6 @@ class RestoreTask:
     @property
     def scale(self) -> int:
         return self.model.card.scale if self.model else 1
-
-    def output_format(self, info: ImageInfo) -> str | None:
-        return None
 
     def apply(self, image: DecodedImage) -> TaskOutput:
         fields: dict[str, object] = {}

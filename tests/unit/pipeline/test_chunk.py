@@ -96,7 +96,7 @@ def test_dry_run_reads_and_writes_nothing(tmp_path):
 
 def test_output_keys_and_chunking():
     assert output_key("dir/photo.jpeg", ".jpg") == "dir/photo.jpg"
-    assert predicted_output_key("x/scan.TIF", ChunkSettings()) == "x/scan.tif"
-    assert predicted_output_key("x/anim.gif", ChunkSettings()) == "x/anim.png"
-    assert predicted_output_key("noext", ChunkSettings()) is None
+    assert predicted_output_key("x/scan.TIF", IDENTITY, ChunkSettings()) == "x/scan.tif"
+    assert predicted_output_key("x/anim.gif", IDENTITY, ChunkSettings()) == "x/anim.png"
+    assert predicted_output_key("noext", IDENTITY, ChunkSettings()) is None
     assert list(chunked(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
