@@ -45,3 +45,7 @@ class ImageTooLargeError(ImageError):
 
 class ModelError(AepipeError):
     """A model could not be found, verified or run."""
+
+
+class BitstreamError(AepipeError):
+    """An .aec stream is not one this codec can decode (corrupt, truncated, another model)."""

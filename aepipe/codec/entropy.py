@@ -1,0 +1,366 @@
+"""Entropy coding of quantised latents with integer CDF tables (rANS, via ``constriction``).
+
+Encoder and decoder must build bit-identical models on every machine, or the decoder silently
+decodes garbage (CompressAI issue #279: CDFs derived from floats computed at run time differ
+across CPUs and libraries). So coding probabilities come only from integer CDFs, fixed once at
+export time by :meth:`EntropyTables.from_pmfs` and shipped as JSON. At run time each CDF
+becomes ``diff(cdf) / 2**precision`` in float64: exact dyadic numbers, the same everywhere.
+
+Each channel ``c`` codes ``symbol - offsets[c]`` over ``L_c + 1`` symbols: the ``L_c``
+in-range values, then one ESCAPE symbol for anything outside them. An escaped value's true
+int32 goes, in order, into a separate little-endian escape stream (rare, so kept simple).
+All channels share one ANS stack, encoded in reverse so that decoding runs channel 0 first.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import constriction
+import numpy as np
+
+from aepipe.errors import BitstreamError
+
+#: Decoding more symbols than this is refused: a corrupt shape must not allocate gigabytes.
+MAX_SYMBOLS = 2**28
+#: constriction's categorical models are 24-bit; a finer table would not be honoured exactly.
+MAX_PRECISION = 24
+
+_FIELD_DTYPES = {
+    "offsets": np.int32,
+    "cdfs": np.uint32,
+    "lengths": np.int32,
+    "medians": np.float32,
+}
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True, eq=False)
+class EntropyTables:
+    """Integer CDFs of a factorized prior, one per latent channel.
+
+    Row ``c`` of ``cdfs`` holds ``lengths[c] + 2`` entries (0, strictly increasing, ending
+    at ``2**precision``), then padding that repeats ``2**precision`` up to the widest row.
+    The arrays are read-only copies; equality and hashing go by :meth:`fingerprint`.
+    """
+
+    precision: int
+    offsets: np.ndarray
+    cdfs: np.ndarray
+    lengths: np.ndarray
+    medians: np.ndarray
+    _fingerprint: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in _FIELD_DTYPES:
+            array = np.array(getattr(self, name))
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+        self.validate()
+        digest = hashlib.sha256(self.to_json().encode()).hexdigest()
+        object.__setattr__(self, "_fingerprint", digest)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EntropyTables):
+            return NotImplemented
+        return self._fingerprint == other._fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self._fingerprint)
+
+    @property
+    def num_channels(self) -> int:
+        """Number of latent channels C."""
+        return int(self.offsets.shape[0])
+
+    def validate(self) -> None:
+        """Raise ValueError unless every invariant the coder relies on holds."""
+        _check_precision(self.precision)
+        for name, dtype in _FIELD_DTYPES.items():
+            array = getattr(self, name)
+            if array.dtype != dtype:
+                raise ValueError(f"{name} must be {np.dtype(dtype)}, got {array.dtype}")
+        self._validate_shapes()
+        if not np.all(np.isfinite(self.medians)):
+            raise ValueError("medians must be finite")
+        if np.any(self.lengths < 1):
+            raise ValueError("every channel needs at least one in-range value")
+        last = self.offsets.astype(np.int64) + self.lengths - 1
+        if np.any(last > _INT32_MAX):
+            raise ValueError("offsets + lengths overflow int32")
+        for channel in range(self.num_channels):
+            self._validate_row(channel)
+
+    def _validate_shapes(self) -> None:
+        channels = self.offsets.shape
+        if self.offsets.ndim != 1 or channels[0] < 1:
+            raise ValueError(f"offsets must be 1-D with at least one channel: {channels}")
+        if self.lengths.shape != channels or self.medians.shape != channels:
+            raise ValueError("offsets, lengths and medians must have the same shape (C,)")
+        width = int(self.lengths.max()) + 2
+        if self.cdfs.shape != (channels[0], width):
+            raise ValueError(f"cdfs must have shape (C, max(lengths) + 2) = {(channels[0], width)}")
+
+    def _validate_row(self, channel: int) -> None:
+        row = self.cdfs[channel].astype(np.int64)
+        end = int(self.lengths[channel]) + 2
+        total = 1 << self.precision
+        if row[0] != 0 or row[end - 1] != total:
+            raise ValueError(f"channel {channel}: CDF must start at 0 and end at {total}")
+        if np.any(np.diff(row[:end]) < 1):
+            raise ValueError(f"channel {channel}: CDF must be strictly increasing")
+        if np.any(row[end:] != total):
+            raise ValueError(f"channel {channel}: padding after the CDF must repeat {total}")
+
+    def to_json(self) -> str:
+        """Compact canonical JSON; medians are written as exact float32 values."""
+        rows = [row[: n + 2].tolist() for row, n in zip(self.cdfs, self.lengths, strict=True)]
+        document = {
+            "precision": self.precision,
+            "offsets": self.offsets.tolist(),
+            "lengths": self.lengths.tolist(),
+            "medians": self.medians.tolist(),
+            "cdfs": rows,
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> EntropyTables:
+        """Inverse of :meth:`to_json`; ValueError for anything malformed."""
+        document = json.loads(text)
+        expected = {"precision", "offsets", "lengths", "medians", "cdfs"}
+        if not isinstance(document, dict) or set(document) != expected:
+            raise ValueError(f"entropy tables JSON must be an object with keys {sorted(expected)}")
+        lengths = _int_array(document["lengths"], np.int32, "lengths")
+        rows = document["cdfs"]
+        if not isinstance(rows, list) or len(rows) != len(lengths):
+            raise ValueError("cdfs must be a list with one row per channel")
+        precision = _check_precision(document["precision"])
+        return cls(
+            precision=precision,
+            offsets=_int_array(document["offsets"], np.int32, "offsets"),
+            cdfs=_padded_cdfs([_int_array(r, np.uint32, "cdfs") for r in rows], precision),
+            lengths=lengths,
+            medians=np.array(document["medians"], dtype=np.float64).astype(np.float32),
+        )
+
+    def fingerprint(self) -> str:
+        """sha256 hex digest of :meth:`to_json`: names the tables a stream was coded with."""
+        return self._fingerprint
+
+    @classmethod
+    def from_pmfs(
+        cls,
+        pmfs: Sequence[np.ndarray],
+        offsets: Sequence[int] | np.ndarray,
+        medians: Sequence[float] | np.ndarray,
+        precision: int = 16,
+    ) -> EntropyTables:
+        """Quantise float pmfs (one per channel, over its L_c values) to integer CDFs.
+
+        Run once at export time. Mass a pmf leaves below 1 becomes the ESCAPE symbol's
+        (a pmf summing above 1 is normalised). Every symbol gets at least one count, so any
+        value stays codable however small its probability was.
+        """
+        _check_precision(precision)
+        rows = [_quantised_cdf(np.asarray(pmf, dtype=np.float64), precision) for pmf in pmfs]
+        return cls(
+            precision=precision,
+            offsets=_int_array(np.asarray(offsets).tolist(), np.int32, "offsets"),
+            cdfs=_padded_cdfs(rows, precision),
+            lengths=np.array([row.size - 2 for row in rows], dtype=np.int32),
+            medians=np.asarray(medians, dtype=np.float32),
+        )
+
+
+def _check_precision(precision: Any) -> int:
+    """The precision itself, or ValueError if it is not an int in 1..MAX_PRECISION."""
+    if type(precision) is not int or not 1 <= precision <= MAX_PRECISION:
+        raise ValueError(f"precision must be an int in 1..{MAX_PRECISION}: {precision!r}")
+    return precision
+
+
+def _int_array(values: Any, dtype: type, name: str) -> np.ndarray:
+    """A 1-D list of ints as ``dtype``, refusing floats, bools and values that would wrap."""
+    if not isinstance(values, list) or any(type(v) is not int for v in values):
+        raise ValueError(f"{name} must be a list of integers")
+    info = np.iinfo(dtype)
+    if any(not info.min <= v <= info.max for v in values):
+        raise ValueError(f"{name} has values outside {np.dtype(dtype)}")
+    return np.array(values, dtype=dtype)
+
+
+def _padded_cdfs(rows: list[np.ndarray], precision: int) -> np.ndarray:
+    """Stack CDF rows of different lengths, padding each with 2**precision."""
+    width = max((row.size for row in rows), default=0)
+    table = np.full((len(rows), width), 1 << precision, dtype=np.uint32)
+    for index, row in enumerate(rows):
+        table[index, : row.size] = row
+    return table
+
+
+def _quantised_cdf(pmf: np.ndarray, precision: int) -> np.ndarray:
+    """pmf over L values -> CDF (uint32, L + 2 entries) over the values and ESCAPE.
+
+    One count per symbol is reserved first; the rest is split by rounding the cumulative
+    mass, which keeps each symbol within one count of its share. ``math.fsum`` and a
+    sequential ``cumsum`` make the result the same on every machine.
+    """
+    if pmf.ndim != 1 or pmf.size == 0 or not np.all(np.isfinite(pmf)) or np.any(pmf < 0):
+        raise ValueError("each pmf must be a non-empty 1-D array of finite values >= 0")
+    masses = np.append(pmf, max(0.0, 1.0 - math.fsum(pmf.tolist())))
+    spare = (1 << precision) - masses.size
+    if spare < 0:
+        raise ValueError(f"{masses.size} symbols do not fit a {precision}-bit table")
+    cumulative = np.rint(np.cumsum(masses) / math.fsum(masses.tolist()) * spare)
+    cumulative[-1] = spare
+    counts = np.diff(np.minimum(cumulative, spare), prepend=0.0)
+    return np.concatenate(([0], np.cumsum(counts.astype(np.int64) + 1))).astype(np.uint32)
+
+
+@functools.lru_cache(maxsize=8)
+def _coding_models(tables: EntropyTables) -> tuple[Any, ...]:
+    """One constriction Categorical per channel, built from exact dyadic probabilities."""
+    scale = float(1 << tables.precision)
+    models = []
+    for row, length in zip(tables.cdfs, tables.lengths, strict=True):
+        probabilities = np.diff(row[: length + 2].astype(np.float64)) / scale
+        models.append(constriction.stream.model.Categorical(probabilities, perfect=False))
+    return tuple(models)
+
+
+def quantize(latents: np.ndarray, tables: EntropyTables) -> np.ndarray:
+    """Latents (C, H, W) float32 -> int32 symbols ``rint(latents - medians)``."""
+    _check_latent_array(latents, tables, np.float32)
+    centred = latents - tables.medians[:, None, None]
+    if not np.all(np.abs(centred) < 2.0**31):
+        raise ValueError("latents must be finite and within int32 range of the medians")
+    return np.rint(centred).astype(np.int32)
+
+
+def dequantize(symbols: np.ndarray, tables: EntropyTables) -> np.ndarray:
+    """int32 symbols (C, H, W) -> float32 latents ``symbols + medians``."""
+    _check_latent_array(symbols, tables, np.int32)
+    return symbols.astype(np.float32) + tables.medians[:, None, None]
+
+
+def _check_latent_array(array: np.ndarray, tables: EntropyTables, dtype: type) -> None:
+    """ValueError unless ``array`` is a non-empty (C, H, W) array of ``dtype`` for ``tables``."""
+    if array.dtype != dtype or array.ndim != 3 or array.size == 0:
+        raise ValueError(f"expected a non-empty (C, H, W) {np.dtype(dtype)} array")
+    if array.shape[0] != tables.num_channels:
+        raise ValueError(f"{array.shape[0]} channels, tables have {tables.num_channels}")
+
+
+def encode_symbols(symbols: np.ndarray, tables: EntropyTables) -> tuple[bytes, bytes]:
+    """int32 symbols (C, H, W) -> (main ANS stream, escape stream), both little-endian."""
+    _check_latent_array(symbols, tables, np.int32)
+    flat = symbols.reshape(tables.num_channels, -1)
+    low = tables.offsets[:, None]
+    escaped = (flat < low) | (flat > low + (tables.lengths[:, None] - 1))  # no int32 overflow
+    indices = flat - low  # escaped slots may wrap: replaced next
+    np.copyto(indices, tables.lengths[:, None], where=escaped)
+    coder = constriction.stream.stack.AnsCoder()
+    models = _coding_models(tables)
+    for channel in reversed(range(tables.num_channels)):
+        coder.encode_reverse(indices[channel], models[channel])
+    main = coder.get_compressed().astype("<u4").tobytes()
+    return main, flat[escaped].astype("<i4").tobytes()
+
+
+def decode_symbols(
+    main: bytes, escapes: bytes, shape: tuple[int, int, int], tables: EntropyTables
+) -> np.ndarray:
+    """Inverse of :func:`encode_symbols`; BitstreamError for any stream it cannot have made."""
+    count = _symbols_per_channel(shape, tables)
+    if len(main) % 4:
+        raise BitstreamError(f"main stream is {len(main)} bytes, not a whole number of words")
+    indices = _decode_indices(np.frombuffer(main, dtype="<u4").astype(np.uint32), count, tables)
+    escaped = indices == tables.lengths[:, None]
+    symbols = indices + tables.offsets[:, None]  # escaped slots may wrap: overwritten next
+    symbols[escaped] = _escape_values(escapes, escaped, tables)
+    return symbols.reshape(shape)
+
+
+def _symbols_per_channel(shape: tuple[int, int, int], tables: EntropyTables) -> int:
+    """H * W of a plausible latent shape from a stream header, else BitstreamError."""
+    if len(shape) != 3 or any(int(side) < 1 for side in shape):
+        raise BitstreamError(f"latent shape {shape} is not three positive sides")
+    channels, height, width = (int(side) for side in shape)
+    if channels != tables.num_channels:
+        raise BitstreamError(
+            f"stream has {channels} channels, the model's tables have {tables.num_channels}"
+        )
+    if channels * height * width > MAX_SYMBOLS:
+        raise BitstreamError(f"latent shape {shape} is implausibly large")
+    return height * width
+
+
+def _decode_indices(words: np.ndarray, count: int, tables: EntropyTables) -> np.ndarray:
+    """Table indices (C, count); a valid stream leaves the coder exactly empty."""
+    indices = np.empty((tables.num_channels, count), dtype=np.int32)
+    try:
+        coder = constriction.stream.stack.AnsCoder(words)
+        for channel, model in enumerate(_coding_models(tables)):
+            indices[channel] = coder.decode(model, count)
+        leftover = not coder.is_empty()
+    except Exception as error:  # constriction documents no error types; any is a bad stream
+        raise BitstreamError(f"main stream cannot be decoded: {error}") from error
+    if leftover:
+        raise BitstreamError("main stream has data left after the last symbol")
+    return indices
+
+
+def _escape_values(escapes: bytes, escaped: np.ndarray, tables: EntropyTables) -> np.ndarray:
+    """True values of the escaped positions, checked to lie outside their channel's range."""
+    expected = 4 * int(escaped.sum())
+    if len(escapes) != expected:
+        raise BitstreamError(f"escape stream is {len(escapes)} bytes, expected {expected}")
+    values = np.frombuffer(escapes, dtype="<i4").astype(np.int32)
+    channels = np.nonzero(escaped)[0]
+    relative = values.astype(np.int64) - tables.offsets[channels]
+    if np.any((relative >= 0) & (relative < tables.lengths[channels])):
+        raise BitstreamError("escape stream holds a value the table codes directly")
+    return values
+
+
+def throughput(
+    symbol_count: int = 2_000_000, channels: int = 192, seed: int = 0
+) -> dict[str, float]:
+    """Encode and decode speed on Laplacian symbols, in M symbols/s and MB/s of int32."""
+    rng = np.random.default_rng(seed)
+    scales = rng.uniform(0.3, 4.0, size=channels)
+    tables = _laplacian_tables(scales)
+    shape = (channels, 1, max(1, symbol_count // channels))
+    symbols = np.rint(rng.laplace(0.0, scales[:, None, None], size=shape)).astype(np.int32)
+    encode_symbols(symbols[:, :, :1], tables)  # build the cached models outside the timing
+    start = time.perf_counter()
+    main, escapes = encode_symbols(symbols, tables)
+    encode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    decode_symbols(main, escapes, shape, tables)
+    decode_s = time.perf_counter() - start
+    n = symbols.size
+    return {
+        "symbols": float(n),
+        "bits_per_symbol": 8 * (len(main) + len(escapes)) / n,
+        "encode_msym_s": n / encode_s / 1e6,
+        "decode_msym_s": n / decode_s / 1e6,
+        "encode_mb_s": 4 * n / encode_s / 1e6,
+        "decode_mb_s": 4 * n / decode_s / 1e6,
+    }
+
+
+def _laplacian_tables(scales: np.ndarray, radius: int = 24, precision: int = 16) -> EntropyTables:
+    """A stand-in for a trained prior: rounded zero-median Laplacians over -radius..radius."""
+    edges = np.arange(-radius, radius + 2) - 0.5
+    cdf = 0.5 + 0.5 * np.sign(edges) * -np.expm1(-np.abs(edges) / scales[:, None])
+    pmfs = list(np.diff(cdf, axis=1))
+    return EntropyTables.from_pmfs(pmfs, [-radius] * len(pmfs), np.zeros(len(pmfs)), precision)
