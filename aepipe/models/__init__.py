@@ -1,6 +1,7 @@
 """Trainable networks (torch). Importing this package registers every family."""
 
 from aepipe.models import (  # noqa: F401  (importing a family registers it)
+    compression,
     contractive,
     denoising,
     sparse,

@@ -74,6 +74,8 @@ def find_model(spec: str | None, task: str, scale: int | None = None) -> ModelSo
             raise ModelError(f"no shipped model for {wanted} yet; pass --model PATH")
         return ModelSource(defaults[0].path, defaults[0].sha256, defaults[0].card.name)
     named = {e.card.name: e for e in entries}
+    # A codec's encoder and decoder share a name: the entry for this task wins.
+    named.update({e.card.name: e for e in entries if e.card.task == task})
     if spec in named:
         return ModelSource(named[spec].path, named[spec].sha256, spec)
     if "://" in spec and not spec.startswith("file://"):

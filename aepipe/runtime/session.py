@@ -57,6 +57,7 @@ class OnnxModel:
         except Exception as error:  # ORT raises its own Fail/InvalidGraph types
             raise ModelError(f"{path}: cannot load ONNX model: {error}") from error
         metadata = self.session.get_modelmeta().custom_metadata_map
+        self.metadata: dict[str, str] = dict(metadata)  # the card and any part-specific data
         found = card or ModelCard.from_metadata(metadata)
         if found is None:
             raise ModelError(f"{path}: the ONNX file carries no aepipe model card")

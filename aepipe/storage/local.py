@@ -78,9 +78,9 @@ class LocalStorage:
         meta_path = self._meta_path(key)
         try:
             meta_path.unlink(missing_ok=True)
-            _atomic_write(path, data)
+            atomic_write(path, data)
             if meta:
-                _atomic_write(meta_path, json.dumps(meta, sort_keys=True).encode())
+                atomic_write(meta_path, json.dumps(meta, sort_keys=True).encode())
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc}") from exc
 
@@ -138,7 +138,7 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file" if entry.is_file() else ""
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write to a hidden temp file in the same folder, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX)

@@ -103,10 +103,14 @@ def export_onnx(model: nn.Module, card: ModelCard, path: Path) -> ExportResult:
 
 
 def update_manifest(zoo: Path, result: ExportResult, card: ModelCard, default: bool) -> None:
-    """Add or replace the entry for ``card.name``; one default model per task and scale."""
+    """Add or replace the entry for ``card.name`` and task; one default per task and scale.
+
+    A codec's encoder and decoder share a name: the task (compress/decompress) tells them apart.
+    """
     manifest = zoo / "manifest.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
-    models = [m for m in data["models"] if m["card"]["name"] != card.name]
+    key = (card.name, card.task)
+    models = [m for m in data["models"] if (m["card"]["name"], m["card"]["task"]) != key]
     if default:  # one default per task and scale (superres has one per factor)
         for m in models:
             if (m["card"]["task"], m["card"]["scale"]) == (card.task, card.scale):
@@ -115,7 +119,7 @@ def update_manifest(zoo: Path, result: ExportResult, card: ModelCard, default: b
     models.append(
         {**entry, "parity_max_abs_diff": result.max_abs_diff, "card": json.loads(card.to_json())}
     )
-    data["models"] = sorted(models, key=lambda m: m["card"]["name"])
+    data["models"] = sorted(models, key=lambda m: (m["card"]["name"], m["card"]["task"]))
     manifest.write_text(json.dumps(data, indent=2) + "\n")
 
 

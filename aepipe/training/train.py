@@ -73,6 +73,7 @@ class TrainConfig:
     val_every: int = 500
     val_sigma: float = 25.0
     loss: str = "l1"  # l1 | l2 | charbonnier; families with their own objective ignore it
+    init_from: str = ""  # weights-only checkpoint to start from (fine-tuning a shipped model)
 
 
 def cosine_lr(config: TrainConfig, step: int) -> float:
@@ -120,7 +121,12 @@ class Trainer:
         return self.out / "last.pt"
 
     def _resume(self) -> None:
+        """Continue ``OUT/last.pt`` exactly; else start from ``init_from``'s weights if given."""
         if not self.checkpoint_path.exists():
+            if self.config.init_from:
+                weights = torch.load(self.config.init_from, weights_only=True)["model"]
+                self.model.load_state_dict(weights)
+                print(f"initialised from {self.config.init_from}")
             return
         state = torch.load(self.checkpoint_path, weights_only=True)
         self.model.load_state_dict(state["model"])
