@@ -33,6 +33,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--noise-level", type=float, help="σ on the 0–255 scale (denoise); blind when absent"
     )
     parser.add_argument("--scale", type=int, choices=(2, 4), help="super-resolution factor")
+    _add_codec_arguments(parser)
     parser.add_argument("--glob", help="only keys matching, e.g. '**/*.png'")
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per model call")
     parser.add_argument(
@@ -43,6 +44,26 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
     parser.add_argument("--limit", type=int, help="process at most N images")
     parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL / AWS)")
+
+
+def _add_codec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rate", type=int, help="compress: rate point, 0 = smallest files (default: middle)"
+    )
+    parser.add_argument(
+        "--anchors",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="compress: JPEG/WebP PSNR at the same bpp in each row (~16 extra encodes)",
+    )
+
+
+def _add_file_codec_arguments(parser: argparse.ArgumentParser, compress: bool) -> None:
+    parser.add_argument("input", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--model", help="codec name or path (decompress: default from the file)")
+    if compress:
+        _add_codec_arguments(parser)
 
 
 def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +82,7 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     from aepipe.tasks import RESTORATION_TASKS
 
     parser.add_argument("data_dir", type=Path, help="folder of clean images (e.g. CBSD68)")
-    parser.add_argument("--task", required=True, choices=RESTORATION_TASKS)
+    parser.add_argument("--task", required=True, choices=(*RESTORATION_TASKS, "compress"))
     parser.add_argument("--model", help="registry name, .onnx path or s3:// URI")
     parser.add_argument("--noise-level", type=float, default=25.0, help="denoise: σ (0–255)")
     parser.add_argument("--blind", action="store_true", help="denoise: also run without σ")
@@ -78,6 +99,7 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         "--tile", type=int, help="tile side in pixels (0: whole image; default: the model's)"
     )
     parser.add_argument("--per-image", action="store_true", help="one table row per image")
+    parser.add_argument("--plot", type=Path, help="compress: write the RD curves as a PNG")
     parser.add_argument("--json", type=Path, help="write every value, config and machine here")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
 
@@ -87,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_run_arguments(commands.add_parser("run", help="restore a folder or bucket prefix"))
     commands.add_parser("models", help="list shipped models with their cards")
+    _add_file_codec_arguments(
+        commands.add_parser("compress", help="one image file -> .aec (learned codec)"), True
+    )
+    _add_file_codec_arguments(commands.add_parser("decompress", help="one .aec file -> PNG"), False)
     demo = commands.add_parser("demo", help="denoise the bundled samples (what `make run` does)")
     demo.add_argument("--source", help="run on this folder/URI instead of the bundled samples")
     demo.add_argument("--dest", help="where outputs and the report go (default out/demo)")
@@ -139,6 +165,33 @@ def models_command() -> None:
         print(f"    data: {card.training_data} ({card.data_terms})")
 
 
+def file_codec_command(args: argparse.Namespace) -> dict[str, Any]:
+    """One file through the same task code as ``aepipe run`` (so outputs are identical)."""
+    from aepipe.images import DEFAULT_MAX_PIXELS
+    from aepipe.storage.local import atomic_write
+    from aepipe.tasks import build_task
+    from aepipe.tasks.base import OutputOptions
+
+    codec_options = (
+        {"rate": args.rate, "anchors": args.anchors} if args.command == "compress" else {}
+    )
+    task = build_task(args.command, args.model, **codec_options)
+    try:
+        data = args.input.read_bytes()
+    except OSError as error:
+        raise AepipeError(f"{args.input}: {error.strerror}") from None
+    image = task.read(data, str(args.input), DEFAULT_MAX_PIXELS)
+    result = task.apply(image)
+    output = task.write(result, image.info, OutputOptions(format="PNG"))
+    atomic_write(args.output, output)
+    return {
+        "input": str(args.input),
+        "output": str(args.output),
+        "bytes": len(output),
+        **result.fields,
+    }
+
+
 def bench_command(args: argparse.Namespace) -> None:
     """Print the markdown report; ``--json`` also keeps every sample; exit 1 if one failed."""
     from aepipe.bench import BenchError, BenchOptions, run_bench
@@ -155,10 +208,17 @@ def bench_command(args: argparse.Namespace) -> None:
 def eval_command(args: argparse.Namespace) -> None:
     """Print the markdown table; ``--json``/``--markdown`` also write the report to files."""
     from aepipe.evaluation import EvalConfig, run_eval
+    from aepipe.evaluation.compress import CompressEvalConfig, run_compress_eval
 
-    skip = ("command", "json", "markdown", "per_image")
-    report = run_eval(EvalConfig(**{k: v for k, v in vars(args).items() if k not in skip}))
-    table = report.markdown(per_image=args.per_image)
+    report: Any
+    if args.task == "compress":
+        config = CompressEvalConfig(args.data_dir, args.model, args.limit, plot=args.plot)
+        report = run_compress_eval(config)
+        table = report.markdown()
+    else:
+        skip = ("command", "json", "markdown", "per_image", "plot")
+        report = run_eval(EvalConfig(**{k: v for k, v in vars(args).items() if k not in skip}))
+        table = report.markdown(per_image=args.per_image)
     print(table)
     if args.markdown:
         args.markdown.write_text(table + "\n")
@@ -191,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({k: summary[k] for k in ("report", "counts", "mean_psnr")}))
         elif args.command == "models":
             models_command()
+        elif args.command in ("compress", "decompress"):
+            print(json.dumps(file_codec_command(args)))
         elif args.command == "demo":
             from aepipe.demo import run_demo
 

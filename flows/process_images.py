@@ -53,6 +53,8 @@ def process_images(
     model: str | None = None,
     noise_level: float | None = None,
     scale: int | None = None,
+    rate: int | None = None,
+    anchors: bool = True,
     glob: str | None = None,
     batch_size: int = 4,
     tile: int | None = None,
@@ -63,7 +65,10 @@ def process_images(
     chunks_in_flight: int = 4,
     endpoint_url: str | None = None,
 ) -> dict[str, Any]:
-    """Restore images from ``source`` into ``dest``; returns the run's summary.
+    """Run ``task`` over every image under ``source`` into ``dest``; returns the summary.
+
+    ``task``: denoise, unwatermark, superres (``scale``), compress (``rate``; ``anchors``
+    adds JPEG/WebP at equal bpp to each row) or decompress (``.aec`` -> PNG).
 
     ``chunks_in_flight`` bounds how many chunk tasks are submitted ahead of their results
     (memory for millions of keys); raise it with the task runner's workers, e.g. when
@@ -76,6 +81,8 @@ def process_images(
         model,
         noise_level,
         scale,
+        rate,
+        anchors,
         glob,
         batch_size,
         tile,

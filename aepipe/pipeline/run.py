@@ -25,6 +25,8 @@ class RunParams:
     model: str | None = None
     noise_level: float | None = None
     scale: int | None = None  # super-resolution factor; picks the shipped model
+    rate: int | None = None  # compress: the codec's rate point (None: its middle one)
+    anchors: bool = True  # compress: JPEG/WebP PSNR at the same bpp in every row
     glob: str | None = None
     batch_size: int = 4
     tile: int | None = None  # None: the model card's recommendation
@@ -44,7 +46,13 @@ class RunParams:
     def build_task(self) -> Task:
         tiling = TilingParams(self.tile, self.overlap, self.batch_size)
         return build_task(
-            self.task, self.model, noise_level=self.noise_level, scale=self.scale, tiling=tiling
+            self.task,
+            self.model,
+            noise_level=self.noise_level,
+            scale=self.scale,
+            tiling=tiling,
+            rate=self.rate,
+            anchors=self.anchors,
         )
 
     def chunk_settings(self) -> ChunkSettings:

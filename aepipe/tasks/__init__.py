@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from functools import cache
 
+from aepipe.codec.model import load_codec
 from aepipe.errors import ModelError
 from aepipe.runtime.registry import load_model
 from aepipe.tasks.base import Task, TaskOutput
+from aepipe.tasks.codec import CompressTask, DecompressTask
 from aepipe.tasks.restore import RestoreTask, TilingParams
 
 RESTORATION_TASKS = ("denoise", "unwatermark", "superres")
-PLANNED_TASKS = ("compress", "decompress", "anomaly")
-TASKS = ("identity", *RESTORATION_TASKS, *PLANNED_TASKS)
+CODEC_TASKS = ("compress", "decompress")
+PLANNED_TASKS = ("anomaly",)
+TASKS = ("identity", *RESTORATION_TASKS, *CODEC_TASKS, *PLANNED_TASKS)
 DEFAULT_TILING = TilingParams()
 
 __all__ = ["TASKS", "Task", "TaskOutput", "TilingParams", "build_task"]
@@ -26,6 +29,8 @@ def build_task(
     scale: int | None = None,
     tiling: TilingParams = DEFAULT_TILING,
     threads: int = 0,
+    rate: int | None = None,
+    anchors: bool = True,
 ) -> Task:
     """The task ``--task name`` runs; cached so every chunk in a worker shares one session."""
     if name == "identity":
@@ -33,6 +38,14 @@ def build_task(
     if name in RESTORATION_TASKS:
         session, sha256 = load_model(model, name, scale=scale, threads=threads)
         return RestoreTask(name, session, sha256, tiling, noise_level=noise_level)
+    if name == "compress":
+        codec = load_codec(model, threads=threads)
+        chosen = len(codec.rates) // 2 if rate is None else rate
+        if not 0 <= chosen < len(codec.rates):
+            raise ModelError(f"--rate {rate}: {codec.name} has rates 0..{len(codec.rates) - 1}")
+        return CompressTask(codec, chosen, anchors)
+    if name == "decompress":
+        return DecompressTask(model, threads)
     if name in PLANNED_TASKS:
         raise ModelError(f"task {name!r} is not available yet in this version of aepipe")
     raise ModelError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")

@@ -6,7 +6,11 @@ import textwrap
 
 RUNTIME_MODULES = [
     "aepipe.bench",
+    "aepipe.codec",
+    "aepipe.codec.anchors",
+    "aepipe.codec.model",
     "aepipe.evaluation",
+    "aepipe.evaluation.rd",
     "aepipe.cli",
     "aepipe.demo",
     "aepipe.images",
@@ -19,6 +23,7 @@ RUNTIME_MODULES = [
     "aepipe.storage",
     "aepipe.storage.s3",
     "aepipe.tasks",
+    "aepipe.tasks.codec",
     "flows.process_images",
 ]
 

@@ -47,7 +47,7 @@ def test_tasks_planned_for_later_say_so():
     from aepipe.errors import ModelError
 
     with pytest.raises(ModelError, match="not available yet"):
-        build_task("compress")
+        build_task("anomaly")
 
 
 @pytest.mark.parametrize("scale", [2, 4])
