@@ -75,6 +75,7 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed samples (median shown)")
     parser.add_argument("--skip-s3", action="store_true", help="no SeaweedFS end-to-end run")
     parser.add_argument("--flow", action="store_true", help="also time one process_images flow")
+    parser.add_argument("--skip-codec", action="store_true", help="no learned codec measurement")
     parser.add_argument("--json", type=Path, help="also write every sample and fact as JSON")
 
 

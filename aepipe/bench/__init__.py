@@ -5,7 +5,9 @@ One run measures, with the same thread count throughout:
 1. model inference MP/s, ONNX Runtime (CPU) vs torch eager on the same weights
    (:mod:`aepipe.bench.models`);
 2. pipeline throughput on synthetic photos: inference only, then end to end from local folders
-   and from a SeaweedFS server it starts itself (:mod:`aepipe.bench.pipeline`).
+   and from a SeaweedFS server it starts itself (:mod:`aepipe.bench.pipeline`);
+3. the learned codec on the same photos: whole compress/decompress MP/s, and entropy coding
+   alone in MB/s of latent symbols with its share of those calls (:mod:`aepipe.bench.codec`).
 
 Speed goals are checked here, by measurement on a named machine, never by timed unit tests.
 torch is optional: without it the torch row says why it is missing.
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from aepipe.bench.codec import bench_codec
 from aepipe.bench.models import TASK, bench_models, default_model
 from aepipe.bench.pipeline import (
     flow_end_to_end,
@@ -30,7 +33,7 @@ from aepipe.bench.pipeline import (
     s3_end_to_end,
     synthetic_pngs,
 )
-from aepipe.bench.report import BenchReport, summary_line
+from aepipe.bench.report import BenchReport, entropy_line, summary_line
 from aepipe.bench.timing import BenchError, Timing, megapixels
 from aepipe.reports.machine import load_average, machine_info, usable_cpus
 from aepipe.runtime.card import ModelCard
@@ -49,6 +52,7 @@ class BenchOptions:
     repeats: int = 3  # timed samples per measurement; the median is reported
     skip_s3: bool = False
     flow: bool = False  # also time one whole process_images flow (Prefect start-up included)
+    skip_codec: bool = False  # no learned codec measurement
 
     def __post_init__(self) -> None:
         counts = ("batch_size", "images", "size", "repeats")
@@ -77,7 +81,13 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
     for timing in models:
         log(summary_line(timing))
     tiling = TilingParams(tile, overlap, options.batch_size)
-    pipeline, pipeline_info = _bench_pipeline(options, tiling, threads, log)
+    log(f"encoding {options.images} synthetic {options.size}x{options.size} PNGs")
+    pngs = synthetic_pngs(options.images, options.size)
+    pipeline, pipeline_info = _bench_pipeline(options, pngs, tiling, threads, log)
+    codec: list[Timing] = []
+    codec_info: dict[str, Any] = {}
+    if not options.skip_codec:
+        codec, codec_info = _bench_codec(pngs, options.repeats, threads, log)
     info = {
         "model": model.card.name,
         "model_sha256": sha256,
@@ -97,6 +107,8 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
         info=info,
         models=models,
         pipeline=pipeline,
+        codec=codec,
+        codec_info=codec_info,
     )
 
 
@@ -109,11 +121,13 @@ def _tiling(options: BenchOptions, card: ModelCard) -> tuple[int, int]:
 
 
 def _bench_pipeline(
-    options: BenchOptions, tiling: TilingParams, threads: int, log: Callable[[str], None]
+    options: BenchOptions,
+    pngs: Mapping[str, bytes],
+    tiling: TilingParams,
+    threads: int,
+    log: Callable[[str], None],
 ) -> tuple[list[Timing], dict[str, Any]]:
     task = build_task(TASK, tiling=tiling, threads=threads)
-    log(f"encoding {options.images} synthetic {options.size}x{options.size} PNGs")
-    pngs = synthetic_pngs(options.images, options.size)
     work = megapixels(options.size, options.size, options.images)
     repeats = options.repeats
     with tempfile.TemporaryDirectory(prefix="aepipe-bench-") as tmp:
@@ -132,6 +146,23 @@ def _bench_pipeline(
         "pipeline_providers": task.runtime["providers"],
         "png_megabytes": round(sum(map(len, pngs.values())) / 1e6, 2),
     }
+    return timings, info
+
+
+def _bench_codec(
+    pngs: Mapping[str, bytes], repeats: int, threads: int, log: Callable[[str], None]
+) -> tuple[list[Timing], dict[str, Any]]:
+    """The codec rows; a failure becomes one row saying so, and the report still comes out."""
+    log(f"learned codec: compress, decompress, entropy coding, {repeats} samples each")
+    try:
+        timings, info = bench_codec(pngs, repeats, threads)
+    except Exception as error:  # whatever broke, the report must still come out
+        message = _one_line(error)
+        log(f"codec failed: {message}")
+        return [Timing("codec", "", 0.0, error=message)], {}
+    for timing in timings:
+        log(summary_line(timing))
+    log(entropy_line(info))
     return timings, info
 
 

@@ -6,7 +6,7 @@ carries the CPU, the load average before and after, and the versions and provide
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,37 @@ def pipeline_table(timings: Sequence[Timing]) -> str:
     return markdown_table(headers, rows)
 
 
+def codec_table(timings: Sequence[Timing]) -> str:
+    headers = ["step", "work per call", "ms/call", "MP/s", "CPU/wall", "note"]
+    rows = [
+        [
+            t.label,
+            t.detail,
+            fmt(t.seconds and t.seconds * 1000, 1),
+            fmt(t.mp_per_s),
+            fmt(t.cpu_per_wall, 1),
+            _note(t),
+        ]
+        for t in timings
+    ]
+    return markdown_table(headers, rows)
+
+
+def _percent(fraction: float | None) -> str:
+    return MISSING if fraction is None else f"{100 * fraction:.0f}%"
+
+
+def entropy_line(info: Mapping[str, Any]) -> str:
+    """The issue's goal, measured: entropy coding MB/s and its share of the whole calls."""
+    return (
+        f"entropy coding: {fmt(info.get('entropy_encode_mb_s'), 1)} MB/s encode, "
+        f"{fmt(info.get('entropy_decode_mb_s'), 1)} MB/s decode of int32 symbols "
+        f"(target >= {info.get('entropy_target_mb_s', 50.0):g} MB/s); "
+        f"{_percent(info.get('entropy_share_of_compress'))} of compress time, "
+        f"{_percent(info.get('entropy_share_of_decompress'))} of decompress time"
+    )
+
+
 @dataclass
 class BenchReport:
     date: str  # UTC, ISO 8601
@@ -87,11 +118,13 @@ class BenchReport:
     info: dict[str, Any]  # model, sha256, providers really used, torch weights
     models: list[Timing]
     pipeline: list[Timing]
+    codec: list[Timing]  # empty: skipped (--skip-codec)
+    codec_info: dict[str, Any]  # codec, rate, entropy coding speed and share (aepipe.bench.codec)
 
     @property
     def failures(self) -> list[str]:
         """Labels of the measurements that failed (the report still holds the others)."""
-        return [t.label for t in (*self.models, *self.pipeline) if t.error]
+        return [t.label for t in (*self.models, *self.pipeline, *self.codec) if t.error]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +137,8 @@ class BenchReport:
             "model_inference": [t.to_dict() for t in self.models],
             "ort_over_torch": speedups(self.models, ORT_LABEL, TORCH_LABEL),
             "pipeline": [t.to_dict() for t in self.pipeline],
+            "codec": [t.to_dict() for t in self.codec],
+            "codec_info": self.codec_info,
         }
 
     def markdown(self) -> str:
@@ -124,8 +159,37 @@ class BenchReport:
                 pipeline_table(self.pipeline),
                 "Stage columns: seconds per pass summed over images; fetch and upload run on "
                 "8 I/O threads beside the model, so the stages can add up to more than s/pass.",
+                *self._codec_section(),
             ]
         )
+
+    def _codec_section(self) -> list[str]:
+        if not self.codec:
+            return []
+        options, info = self.options, self.codec_info
+        synthetic = info.get("synthetic_throughput") or {}
+        heading = (
+            f"### Learned codec ({options['images']} synthetic {options['size']}x"
+            f"{options['size']} PNGs decoded once, median of {options['repeats']})"
+        )
+        if "codec" not in info:  # the measurement failed before it knew its codec
+            return [heading, codec_table(self.codec)]
+        return [
+            heading,
+            f"- codec: {info['codec']} (decoder sha256 {info['codec_fingerprint']}), rate "
+            f"{info['rate']} of 0..{info['rates'] - 1} (λ {info['lambda']:g}), "
+            f"{info['bits_per_pixel']:.3f} bpp on these images, providers "
+            f"{info['codec_providers']}; entropy coding (constriction rANS) runs on one thread",
+            codec_table(self.codec),
+            entropy_line(info),
+            f"Synthetic cross-check (codec.entropy.throughput(), "
+            f"{synthetic.get('symbols', 0) / 1e6:.1f} M Laplacian symbols, "
+            f"{fmt(synthetic.get('bits_per_symbol'))} bits/symbol): "
+            f"{fmt(synthetic.get('encode_mb_s'), 1)} MB/s encode, "
+            f"{fmt(synthetic.get('decode_mb_s'), 1)} MB/s decode; the latents above: "
+            f"{fmt(info.get('entropy_bits_per_symbol'))} bits/symbol, "
+            f"{info.get('escaped_symbols', 0)} escaped of {info['latent_symbols']}.",
+        ]
 
     def _context(self) -> str:
         m, info = self.machine, self.info

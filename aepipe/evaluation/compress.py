@@ -62,12 +62,15 @@ class CompressEvalReport:
             label: mean_curve([row["curves"][label] for row in self.images]) for label in labels
         }
 
-    def bd_rates(self) -> dict[str, float]:
-        """BD-rate (%, PSNR) of the learned codec against each anchor's mean curve."""
+    def bd_rates(self) -> dict[str, float | None]:
+        """BD-rate (%, PSNR) of the learned codec against each anchor's mean curve.
+
+        None where the curves share no PSNR range (a Bjøntegaard delta does not exist).
+        """
         curves = self.curves()
         ours = _pairs(curves[self.codec["name"]])
         return {
-            label: bd_rate(_pairs(curve), ours)
+            label: _bd_rate_or_none(_pairs(curve), ours)
             for label, curve in curves.items()
             if label != self.codec["name"]
         }
@@ -108,7 +111,10 @@ class CompressEvalReport:
             for p in curve
         ]
         table = markdown_table(["codec", "rate/quality", "bpp", "PSNR (dB)", "MS-SSIM"], rows)
-        bd = "; ".join(f"vs {k}: {v:+.1f}%" for k, v in self.bd_rates().items())
+        bd = "; ".join(
+            f"vs {k}: " + ("no common PSNR range" if v is None else f"{v:+.1f}%")
+            for k, v in self.bd_rates().items()
+        )
         speed = self.speeds()
         ours = _interpolate_psnr(curves[name])
         published = "; ".join(
@@ -125,10 +131,19 @@ class CompressEvalReport:
                 f"{name} at {published}",
                 f"{name}: encode {speed['encode']:.2f} MP/s, decode {speed['decode']:.2f} MP/s "
                 f"(whole codec: transforms + entropy coding); entropy coding alone "
-                f"{coding.get('encode_mb_per_s', 0):.0f} MB/s encode, "
-                f"{coding.get('decode_mb_per_s', 0):.0f} MB/s decode of int32 symbols",
+                f"{coding.get('encode_mb_s', 0):.0f} MB/s encode, "
+                f"{coding.get('decode_mb_s', 0):.0f} MB/s decode of int32 symbols",
             ]
         )
+
+
+def _bd_rate_or_none(
+    anchor: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]
+) -> float | None:
+    try:
+        return bd_rate(anchor, test)
+    except ValueError:
+        return None
 
 
 def _pairs(curve: Sequence[RdPoint]) -> list[tuple[float, float]]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from aepipe.bench import BenchError, BenchOptions, _attempt, _tiling
+from aepipe.bench.codec import bench_codec
 from aepipe.bench.models import TORCH_LABEL, model_inputs, torch_runner
 from aepipe.bench.pipeline import (
     environ,
@@ -22,7 +23,7 @@ from aepipe.bench.pipeline import (
     synthetic_pngs,
     weed_release,
 )
-from aepipe.bench.report import speedups
+from aepipe.bench.report import BenchReport, speedups
 from aepipe.bench.timing import (
     MAX_CALLS_PER_SAMPLE,
     Sample,
@@ -131,6 +132,81 @@ def test_speedups_pair_rows_of_the_same_shape() -> None:
     assert speedups(rows, "ort", "torch") == {"1x3": 2.0}
 
 
+def _report(codec: list[Timing], codec_info: dict[str, Any]) -> BenchReport:
+    machine = {
+        "cpu": "cpu",
+        "usable_cpus": 2,
+        "logical_cpus": 2,
+        "platform": "p",
+        "python": "3",
+        "numpy": "2",
+        "onnxruntime": "1",
+        "torch": None,
+    }
+    info = {
+        "model": "m",
+        "model_sha256": "0" * 64,
+        "model_providers": [],
+        "pipeline_providers": [],
+        "torch_weights": "-",
+        "tile": 64,
+        "overlap": 16,
+    }
+    options = {"repeats": 1, "images": 1, "size": 64, "batch_size": 1}
+    return BenchReport("d", options, 1, machine, [], [], info, [], [], codec, codec_info)
+
+
+def test_codec_section_reports_entropy_speed_and_share() -> None:
+    rows = [Timing(label, "d", 0.004, 1, [Sample(0.5, 0.5)]) for label in ("compress", "x")]
+    info = {
+        "codec": "aec",
+        "codec_fingerprint": "0" * 16,
+        "codec_providers": ["CPUExecutionProvider"],
+        "rate": 2,
+        "rates": 5,
+        "lambda": 0.013,
+        "bits_per_pixel": 1.0,
+        "latent_symbols": 1536,
+        "entropy_target_mb_s": 50.0,
+        "entropy_encode_mb_s": 61.25,
+        "entropy_decode_mb_s": 40.0,
+        "entropy_share_of_compress": 0.125,
+        "entropy_share_of_decompress": None,
+        "synthetic_throughput": {"symbols": 2e6, "encode_mb_s": 250.0, "decode_mb_s": 100.0},
+    }
+    report = _report(rows, info)
+    text = report.markdown()
+    assert "### Learned codec (1 synthetic 64x64 PNGs" in text
+    assert (
+        "entropy coding: 61.2 MB/s encode, 40.0 MB/s decode of int32 symbols "
+        "(target >= 50 MB/s); 12% of compress time, - of decompress time"
+    ) in text
+    assert report.to_dict()["codec_info"]["rate"] == 2
+    assert [t["label"] for t in report.to_dict()["codec"]] == ["compress", "x"]
+    assert report.failures == []
+
+
+def test_a_failed_or_skipped_codec_measurement() -> None:
+    failed = _report([Timing("codec", "", 0.0, error="ModelError: no codec")], {})
+    assert failed.failures == ["codec"]
+    assert "FAILED: ModelError: no codec" in failed.markdown()
+    assert "Learned codec" not in _report([], {}).markdown()
+
+
+@pytest.mark.slow
+def test_bench_codec_times_the_real_latents() -> None:
+    timings, info = bench_codec(synthetic_pngs(1, 64), repeats=1, threads=1)
+    labels = ["compress", "decompress", "entropy encode", "entropy decode"]
+    assert [t.label for t in timings] == labels
+    assert all(len(t.samples) == 1 and (t.mp_per_s or 0) > 0 for t in timings)
+    assert info["latent_symbols"] > 0 and info["rate"] == info["rates"] // 2
+    for direction in ("encode", "decode"):
+        msym, mb = info[f"entropy_{direction}_msym_s"], info[f"entropy_{direction}_mb_s"]
+        assert mb == pytest.approx(4 * msym) and mb > 0
+    assert info["entropy_share_of_compress"] > 0 and info["entropy_share_of_decompress"] > 0
+    assert "MB/s of int32 symbols" in timings[2].note
+
+
 def test_weed_release_reads_the_version_line() -> None:
     assert weed_release("version 8000GB 4.48 pypi linux amd64\n") == "4.48"
     assert weed_release("weed dev build\nmore") == "weed dev build"
@@ -233,4 +309,14 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
         "encode",
         "upload",
     }
-    assert "| local e2e" in capsys.readouterr().out
+    assert [t["label"] for t in report["codec"]] == [
+        "compress",
+        "decompress",
+        "entropy encode",
+        "entropy decode",
+    ]
+    assert all(t["megapixels_per_second"] > 0 for t in report["codec"])
+    assert report["codec_info"]["entropy_encode_mb_s"] > 0
+    out = capsys.readouterr().out
+    assert "| local e2e" in out
+    assert "### Learned codec" in out and "entropy coding: " in out
