@@ -21,6 +21,10 @@ from aepipe.tasks import TASKS
 TRAINING_COMMANDS = {
     "train": ("aepipe.training.train", "train a registered network (resumable)"),
     "export": ("aepipe.training.export", "export a checkpoint to ONNX + card + manifest"),
+    "export-codec": (
+        "aepipe.training.export_codec",
+        "export a compressive autoencoder: encoder + decoder ONNX with integer CDF tables",
+    ),
 }
 
 

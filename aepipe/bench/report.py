@@ -29,20 +29,7 @@ def _note(timing: Timing) -> str:
 
 
 def model_table(timings: Sequence[Timing], threads: int) -> str:
-    headers = ["engine", "input", "threads", "ms/call", "MP/s", "CPU/wall", "note"]
-    rows = [
-        [
-            t.label,
-            t.detail,
-            str(threads),
-            fmt(t.seconds and t.seconds * 1000, 1),
-            fmt(t.mp_per_s),
-            fmt(t.cpu_per_wall, 1),
-            _note(t),
-        ]
-        for t in timings
-    ]
-    return markdown_table(headers, rows)
+    return _call_table(["engine", "input", "threads"], timings, [str(threads)])
 
 
 def speedups(timings: Sequence[Timing], faster: str, slower: str) -> dict[str, float]:
@@ -77,11 +64,17 @@ def pipeline_table(timings: Sequence[Timing]) -> str:
 
 
 def codec_table(timings: Sequence[Timing]) -> str:
-    headers = ["step", "work per call", "ms/call", "MP/s", "CPU/wall", "note"]
+    return _call_table(["step", "work per call"], timings, [])
+
+
+def _call_table(leading: list[str], timings: Sequence[Timing], extra: list[str]) -> str:
+    """One row per timed call: label, detail, ``extra`` cells, ms/call, MP/s, CPU/wall, note."""
+    headers = [*leading, "ms/call", "MP/s", "CPU/wall", "note"]
     rows = [
         [
             t.label,
             t.detail,
+            *extra,
             fmt(t.seconds and t.seconds * 1000, 1),
             fmt(t.mp_per_s),
             fmt(t.cpu_per_wall, 1),

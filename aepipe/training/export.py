@@ -161,13 +161,10 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="aepipe export", description="Export a checkpoint to the model zoo."
-    )
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every export command takes: checkpoint, name, zoo, card facts, weights folder."""
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--task", required=True)
     parser.add_argument("--version", default="1")
     parser.add_argument("--zoo", type=Path, default=Path("aepipe/zoo"))
     parser.add_argument("--default", action="store_true", help="make it the task's default")
@@ -179,6 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--weights", type=Path, default=Path("checkpoints"), help="folder for <name>.pt"
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="aepipe export", description="Export a checkpoint to the model zoo."
+    )
+    add_export_arguments(parser)
+    parser.add_argument("--task", required=True)
     args = parser.parse_args(argv)
     model, config = load_checkpoint(args.checkpoint)
     card = card_for(model, config, args)

@@ -1,6 +1,6 @@
 """Export a compressive autoencoder as an encoder/decoder ONNX pair with integer CDF tables.
 
-    python -m aepipe.training.export_codec runs/aec/last.pt --name aec-factorized-s
+    aepipe export-codec runs/aec/last.pt --name aec-factorized-s --default
 
 writes ``NAME.encoder.onnx`` (x -> y, task ``compress``) and ``NAME.decoder.onnx`` (scaled
 latents -> x_hat, task ``decompress``), both proved like every export (checker + parity on
@@ -15,6 +15,7 @@ import argparse
 import copy
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from aepipe.models.compression import FactorizedCompressor
 from aepipe.runtime.card import CARD_METADATA_KEY, ModelCard
 from aepipe.training.export import (
     ExportResult,
+    Inputs,
+    add_export_arguments,
     card_for,
     export_verified,
     load_checkpoint,
@@ -101,36 +104,39 @@ def part_card_of(card: ModelCard, part: str) -> ModelCard:
     return dataclasses.replace(card, task=PART_TASKS[part])
 
 
+PartInputs = Callable[[int, int, int], Inputs]
+
+
+def codec_parts(model: FactorizedCompressor) -> dict[str, tuple[nn.Module, PartInputs]]:
+    """Per part: the module exported, and example inputs of n x (h, w) latent cells."""
+    latent = model.log_gain.shape[1]
+    m = model.pad_multiple
+    generator = torch.Generator().manual_seed(0)
+
+    def images(n: int, h: int, w: int) -> Inputs:
+        return {"x": torch.rand(n, 3, h * m, w * m, generator=generator)}
+
+    def latents(n: int, h: int, w: int) -> Inputs:
+        return {"latents": torch.randn(n, latent, h, w, generator=generator) * 4}
+
+    return {"encoder": (_Encoder(model.g_a), images), "decoder": (_Decoder(model.g_s), latents)}
+
+
 def export_codec(
     model: FactorizedCompressor, card: ModelCard, folder: Path
 ) -> dict[str, ExportResult]:
     """Write and prove ``NAME.encoder.onnx`` and ``NAME.decoder.onnx``; results by part."""
     model.eval()
     entropy = entropy_metadata(model)
-    latent = model.log_gain.shape[1]
-    m = card.pad_multiple
-    generator = torch.Generator().manual_seed(0)
-
-    def images(n: int, h: int, w: int) -> dict[str, torch.Tensor]:
-        return {"x": torch.rand(n, 3, h * m, w * m, generator=generator)}
-
-    def latents(n: int, h: int, w: int) -> dict[str, torch.Tensor]:
-        return {"latents": torch.randn(n, latent, h, w, generator=generator) * 4}
-
-    parts = {
-        "encoder": (_Encoder(model.g_a), images(2, 8, 8), images(3, 5, 7)),
-        "decoder": (_Decoder(model.g_s), latents(2, 8, 8), latents(3, 5, 7)),
-    }
     results = {}
-    for part, (module, traced, check) in parts.items():
-        part_card = part_card_of(card, part)
+    for part, (module, inputs) in codec_parts(model).items():
         metadata = {
-            CARD_METADATA_KEY: part_card.to_json(),
+            CARD_METADATA_KEY: part_card_of(card, part).to_json(),
             PART_METADATA_KEY: part,
             ENTROPY_METADATA_KEY: entropy,
         }
         path = folder / f"{card.name}.{part}.onnx"
-        results[part] = export_verified(module, traced, check, metadata, path)
+        results[part] = export_verified(module, inputs(2, 8, 8), inputs(3, 5, 7), metadata, path)
     return results
 
 
@@ -138,17 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="aepipe export-codec", description="Export a compressive autoencoder to the zoo."
     )
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--version", default="1")
-    parser.add_argument("--zoo", type=Path, default=Path("aepipe/zoo"))
-    parser.add_argument("--default", action="store_true", help="make it the codec's default")
-    parser.add_argument("--training-data", default="CBSD432 (BSDS500 minus CBSD68), 424 images")
-    parser.add_argument(
-        "--data-terms", default="BSDS images: non-commercial research and educational use"
-    )
-    parser.add_argument("--quality", nargs="*", help="measured figures, KEY=VALUE")
-    parser.add_argument("--weights", type=Path, default=Path("checkpoints"))
+    add_export_arguments(parser)
     args = parser.parse_args(argv)
     args.task = "compress"
     model, config = load_checkpoint(args.checkpoint)
