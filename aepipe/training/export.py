@@ -145,6 +145,12 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         f"--data {config['data']} --steps {config['steps']} --batch {config['batch']} "
         f"--patch {config['patch']} --lr {config['lr']} --seed {config['seed']}"
     )
+    if config.get("loss", "l1") != "l1":
+        command += f" --loss {config['loss']}"
+    if config.get("init_from"):
+        command += f" --init-from {config['init_from']}"
+    if args.training_note:
+        command += f"  # {args.training_note}"
     quality = dict(q.split("=", 1) for q in args.quality or [])
     return ModelCard(
         name=args.name,
@@ -173,6 +179,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-terms", default="BSDS images: non-commercial research and educational use"
     )
     parser.add_argument("--quality", nargs="*", help="measured figures, KEY=VALUE")
+    parser.add_argument("--training-note", default="", help="appended to the card's command")
     parser.add_argument(
         "--weights", type=Path, default=Path("checkpoints"), help="folder for <name>.pt"
     )

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from aepipe.models import create_model
-from aepipe.models.losses import RECONSTRUCTION_LOSSES, training_loss
+from aepipe.models.losses import INPUT_AWARE_LOSSES, RECONSTRUCTION_LOSSES, training_loss
 from aepipe.training.data import PatchSampler, center_crops, load_rgb_images, split_holdout
 from aepipe.training.degradations import (
     Degradation,
@@ -72,7 +72,8 @@ class TrainConfig:
     holdout: int = 8  # last N training images validate; test sets are never touched
     val_every: int = 500
     val_sigma: float = 25.0
-    loss: str = "l1"  # l1 | l2 | charbonnier; families with their own objective ignore it
+    # l1 | l2 | charbonnier | l1-changed; families with their own objective ignore it
+    loss: str = "l1"
     init_from: str = ""  # weights-only checkpoint to start from (fine-tuning a shipped model)
 
 
@@ -95,10 +96,9 @@ class Trainer:
     """Owns the model, optimiser, sampler and checkpoint file of one run."""
 
     def __init__(self, config: TrainConfig) -> None:
-        if config.loss not in RECONSTRUCTION_LOSSES:
-            raise ValueError(
-                f"--loss {config.loss!r}: choose from {', '.join(RECONSTRUCTION_LOSSES)}"
-            )
+        losses = [*RECONSTRUCTION_LOSSES, *INPUT_AWARE_LOSSES]
+        if config.loss not in losses:
+            raise ValueError(f"--loss {config.loss!r}: choose from {', '.join(losses)}")
         self.config = config
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
