@@ -147,6 +147,8 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
     )
     if config.get("loss", "l1") != "l1":
         command += f" --loss {config['loss']}"
+    if config.get("clip_grad"):
+        command += f" --clip-grad {config['clip_grad']}"
     if config.get("init_from"):
         command += f" --init-from {config['init_from']}"
     if args.training_note:

@@ -75,6 +75,7 @@ class TrainConfig:
     # l1 | l2 | charbonnier | l1-changed; families with their own objective ignore it
     loss: str = "l1"
     init_from: str = ""  # weights-only checkpoint to start from (fine-tuning a shipped model)
+    clip_grad: float = 0.0  # max gradient norm (0: off); GDN codecs spike without it
 
 
 def cosine_lr(config: TrainConfig, step: int) -> float:
@@ -164,6 +165,8 @@ class Trainer:
         loss, terms = training_loss(self.model, inputs, clean, self.config.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.config.clip_grad > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad)
         self.optimizer.step()
         self.step += 1
         return {"loss": loss.item(), **terms}
