@@ -156,6 +156,6 @@ def test_decompress_task_names_a_codec_that_is_not_installed():
 def test_decompress_task_uses_the_codec_the_header_names():
     from aepipe.tasks import build_task
 
-    image, data, out = round_trip(smooth_photo(32, 48))
+    _, data, out = round_trip(smooth_photo(32, 48))
     restored = build_task("decompress").read(data, "x.aec", 10**8)
     assert np.array_equal(restored.pixels, out.pixels)
