@@ -7,6 +7,8 @@ and know nothing about storage or reports; that keeps them testable with plain a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from posixpath import splitext
@@ -39,6 +41,11 @@ class TaskOutput:
     fields: Mapping[str, object] = field(default_factory=dict)  # task-specific report fields
     payload: bytes | None = None  # already-encoded output (an .aec stream); None: encode pixels
     compare_to_input: bool = True  # the row's MSE/PSNR is output vs input pixels
+
+
+def params_digest(params: Mapping[str, object]) -> str:
+    """Short, stable hash of a task's parameters: part of every output's provenance."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Task(Protocol):

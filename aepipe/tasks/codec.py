@@ -7,8 +7,6 @@ the PSNR that JPEG and WebP reach on the same image at the same bpp.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from posixpath import splitext
@@ -26,14 +24,10 @@ from aepipe.images import (
 )
 from aepipe.reports.metrics import reconstruction_error
 from aepipe.reports.msssim import ms_ssim
-from aepipe.tasks.base import ImageIO, OutputOptions, TaskOutput
+from aepipe.tasks.base import ImageIO, OutputOptions, TaskOutput, params_digest
 
 AEC_EXTENSION = ".aec"
 ANCHOR_CODECS = ("jpeg", "webp")
-
-
-def _params_digest(params: Mapping[str, object]) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -50,7 +44,7 @@ class CompressTask(ImageIO):
         params = {"task": self.name, "rate": self.rate}
         return {
             "aepipe-model-sha256": self.codec.fingerprint,
-            "aepipe-params": _params_digest(params),
+            "aepipe-params": params_digest(params),
         }
 
     @property
@@ -113,7 +107,7 @@ class DecompressTask(ImageIO):
     @property
     def provenance(self) -> Mapping[str, str]:
         model = self.model or "named-by-stream"
-        return {"aepipe-model-sha256": model, "aepipe-params": _params_digest({"task": self.name})}
+        return {"aepipe-model-sha256": model, "aepipe-params": params_digest({"task": self.name})}
 
     @property
     def runtime(self) -> Mapping[str, object]:

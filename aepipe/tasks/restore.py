@@ -7,8 +7,6 @@ makes it the pipeline's test double that is not a mock.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,7 +17,7 @@ from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.card import ModelCard
 from aepipe.runtime.session import OnnxModel
 from aepipe.runtime.tiling import TileFn, tile_apply
-from aepipe.tasks.base import ImageIO, TaskOutput
+from aepipe.tasks.base import ImageIO, TaskOutput, params_digest
 from aepipe.tasks.noise import estimate_noise_sigma
 
 
@@ -49,8 +47,7 @@ class RestoreTask(ImageIO):
     @property
     def provenance(self) -> Mapping[str, str]:
         params = {"task": self.name, "noise_level": self.noise_level, "scale": self.scale}
-        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-        return {"aepipe-model-sha256": self.model_sha256, "aepipe-params": digest[:16]}
+        return {"aepipe-model-sha256": self.model_sha256, "aepipe-params": params_digest(params)}
 
     @property
     def runtime(self) -> Mapping[str, object]:
