@@ -30,6 +30,7 @@ from aepipe.errors import BitstreamError, ImageError, ModelError
 from aepipe.images import DecodedImage, ImageInfo, from_float, to_float
 from aepipe.runtime.registry import load_model
 from aepipe.runtime.session import OnnxModel
+from aepipe.runtime.tiling import compute_padding
 
 ENTROPY_METADATA_KEY = "aepipe.entropy"
 BIT_DEPTHS = {"uint8": 8, "uint16": 16}
@@ -74,18 +75,22 @@ class LearnedCodec:
         self.multiple = decoder.card.pad_multiple
         self.rates = rate_points(decoder.metadata, self.name)
 
+    def rate_point(self, rate: int) -> RatePoint:
+        """Gains and tables of rate point ``rate``; an unknown rate names the valid ones."""
+        if not 0 <= rate < len(self.rates):
+            raise ModelError(f"rate {rate}: {self.name} has rates 0..{len(self.rates) - 1}")
+        return self.rates[rate]
+
     def compress(self, image: DecodedImage, rate: int, key: str = "") -> bytes:
         """One image -> ``.aec`` bytes at rate point ``rate`` (0 = smallest files)."""
         if self.encoder is None:
             raise ModelError(f"codec {self.name}: loaded for decoding only")
-        if not 0 <= rate < len(self.rates):
-            raise ValueError(f"rate {rate}: {self.name} has rates 0..{len(self.rates) - 1}")
+        point = self.rate_point(rate)
         info = image.info
         bit_depth = BIT_DEPTHS.get(info.dtype)
         if bit_depth is None:
             raise ImageError(key, f"{info.mode} ({info.dtype}) images cannot be compressed")
         x, pad = _padded_rgb(image.pixels, self.multiple)
-        point = self.rates[rate]
         y = self.encoder.run(x)[0] * point.gain[:, None, None]
         main, escapes = encode_symbols(quantize(y, point.tables), point.tables)
         streams = [main, escapes]
@@ -156,8 +161,7 @@ def _padded_rgb(pixels: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[in
     x = to_float(pixels)
     if x.shape[2] == 1:
         x = np.repeat(x, 3, axis=2)
-    height, width = x.shape[:2]
-    pad = (-height % multiple, -width % multiple)
+    pad = compute_padding(x.shape[0], x.shape[1], multiple)
     x = np.pad(x, ((0, pad[0]), (0, pad[1]), (0, 0)), mode="edge")
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), pad
 

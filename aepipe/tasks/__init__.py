@@ -41,8 +41,7 @@ def build_task(
     if name == "compress":
         codec = load_codec(model, threads=threads)
         chosen = len(codec.rates) // 2 if rate is None else rate
-        if not 0 <= chosen < len(codec.rates):
-            raise ModelError(f"--rate {rate}: {codec.name} has rates 0..{len(codec.rates) - 1}")
+        codec.rate_point(chosen)  # an unknown --rate fails the run before any work
         return CompressTask(codec, chosen, anchors)
     if name == "decompress":
         return DecompressTask(model, threads)
