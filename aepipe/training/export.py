@@ -125,7 +125,7 @@ def update_manifest(zoo: Path, result: ExportResult, card: ModelCard, default: b
 
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     """The network and training config saved by ``aepipe.training.train``."""
-    state = torch.load(path, weights_only=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     config = json.loads(state["config"])
     model = create_model(config["model"])
     model.load_state_dict(state["model"])
@@ -151,6 +151,10 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         command += f" --clip-grad {config['clip_grad']}"
     if config.get("init_from"):
         command += f" --init-from {config['init_from']}"
+    if config.get("device", "auto") != "auto":
+        command += f" --device {config['device']}"
+    if config.get("minutes"):
+        command += f" --minutes {config['minutes']}"
     if args.training_note:
         command += f"  # {args.training_note}"
     quality = dict(q.split("=", 1) for q in args.quality or [])

@@ -76,15 +76,26 @@ class TrainConfig:
     loss: str = "l1"
     init_from: str = ""  # weights-only checkpoint to start from (fine-tuning a shipped model)
     clip_grad: float = 0.0  # max gradient norm (0: off); GDN codecs spike without it
+    device: str = "auto"  # auto: CUDA when torch sees a GPU, else CPU
+    # wall-clock budget: >0 runs the schedule on time instead of steps (``steps`` is then a
+    # cap), so a run fits a lease on a borrowed GPU and still ends with its learning rate decayed
+    minutes: float = 0.0
 
 
-def cosine_lr(config: TrainConfig, step: int) -> float:
-    """Cosine decay from ``lr`` to ``min_lr`` over ``steps``, after a 1% linear warm-up."""
-    warmup = max(1, config.steps // 100)
-    if step < warmup:
-        return config.lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, config.steps - warmup)
-    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+def cosine_lr(config: TrainConfig, progress: float) -> float:
+    """Cosine decay from ``lr`` to ``min_lr`` as ``progress`` goes 0 -> 1, after a 1% warm-up."""
+    warmup = 0.01
+    if progress < warmup:
+        return config.lr * max(progress, 1 / max(1, config.steps)) / warmup
+    decayed = min(1.0, (progress - warmup) / (1 - warmup))
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * decayed))
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when torch sees a GPU; anything else is passed to torch as is."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -105,16 +116,19 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
+        self.device = resolve_device(config.device)
+        torch.backends.cudnn.benchmark = True  # fixed patch sizes: pick the fastest kernels once
         train_images, val_images = split_holdout(load_rgb_images(config.data), config.holdout)
         self.sampler = PatchSampler(train_images, config.patch, np.random.default_rng(config.seed))
-        self.val_clean = torch.from_numpy(center_crops(val_images, 128))
+        self.val_clean = torch.from_numpy(center_crops(val_images, 128)).to(self.device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.degrade = DEGRADATIONS[config.task]
-        self.model = create_model(config.model)
+        self.model = create_model(config.model).to(self.device)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         self.step = 0
+        self.seconds = 0.0  # training time of earlier segments of this run
         self._resume()
 
     @property
@@ -125,14 +139,17 @@ class Trainer:
         """Continue ``OUT/last.pt`` exactly; else start from ``init_from``'s weights if given."""
         if not self.checkpoint_path.exists():
             if self.config.init_from:
-                weights = torch.load(self.config.init_from, weights_only=True)["model"]
+                weights = torch.load(
+                    self.config.init_from, map_location=self.device, weights_only=True
+                )["model"]
                 self.model.load_state_dict(weights)
                 print(f"initialised from {self.config.init_from}")
             return
-        state = torch.load(self.checkpoint_path, weights_only=True)
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]
+        self.seconds = state.get("seconds", 0.0)  # absent in checkpoints older than --minutes
         self.sampler.rng.bit_generator.state = json.loads(state["numpy_rng"])
         self.generator.set_state(state["torch_rng"])
         if "torch_global_rng" in state:  # absent in checkpoints older than training_loss
@@ -145,6 +162,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
+            "seconds": self.seconds,
             "numpy_rng": json.dumps(self.sampler.rng.bit_generator.state),
             "torch_rng": self.generator.get_state(),
             # Stochastic training losses (corruption, VAE sampling, codebook restarts) draw here.
@@ -159,9 +177,10 @@ class Trainer:
         """One optimiser step; returns the loss and the model's logged loss terms."""
         self.model.train()
         for group in self.optimizer.param_groups:
-            group["lr"] = cosine_lr(self.config, self.step)
+            group["lr"] = cosine_lr(self.config, self.progress())
         clean = torch.from_numpy(self.sampler.batch(self.config.batch))
-        inputs = self.degrade(clean, self.generator)
+        inputs = self._on_device(self.degrade(clean, self.generator))
+        clean = clean.to(self.device)
         loss, terms = training_loss(self.model, inputs, clean, self.config.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -171,11 +190,22 @@ class Trainer:
         self.step += 1
         return {"loss": loss.item(), **terms}
 
+    def progress(self) -> float:
+        """How far the schedule is, 0 -> 1: by wall-clock time under ``--minutes``, else steps."""
+        if self.config.minutes > 0:
+            return self.seconds / (self.config.minutes * 60)
+        return self.step / self.config.steps
+
+    def _on_device(self, inputs: ModelInputs) -> ModelInputs:
+        """Degradations run on the CPU (numpy, Pillow); the model's inputs go to its device."""
+        return {name: tensor.to(self.device) for name, tensor in inputs.items()}
+
     def validation_inputs(self) -> ModelInputs:
         """Fixed σ noise for denoising; the task's own degradation, with a fixed seed, else."""
         if self.config.task == "denoise":
-            return fixed_noise(self.val_clean, self.config.val_sigma)
-        return self.degrade(self.val_clean.clone(), torch.Generator().manual_seed(0))
+            return self._on_device(fixed_noise(self.val_clean.cpu(), self.config.val_sigma))
+        generator = torch.Generator().manual_seed(0)
+        return self._on_device(self.degrade(self.val_clean.cpu(), generator))
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -191,10 +221,13 @@ class Trainer:
         started, losses = time.monotonic(), []
         with (self.out / "log.jsonl").open("a") as log, _progress() as progress:
             bar = progress.add_task("training", total=self.config.steps, completed=self.step)
-            while self.step < self.config.steps:
+            while self.step < self.config.steps and self.progress() < 1:
+                segment_start = time.monotonic()
                 losses.append(self.train_step())
+                self.seconds += time.monotonic() - segment_start
                 progress.update(bar, completed=self.step)
-                if self.step % self.config.val_every == 0 or self.step == self.config.steps:
+                done = self.step == self.config.steps or self.progress() >= 1
+                if self.step % self.config.val_every == 0 or done:
                     means = {k: float(np.mean([t[k] for t in losses])) for k in losses[0]}
                     row = {"step": self.step, **means, **self.validate()}
                     row["minutes"] = round((time.monotonic() - started) / 60, 2)

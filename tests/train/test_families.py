@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from aepipe.models.vqvae import code_usage
 from aepipe.runtime.card import ModelCard
 from aepipe.training.export import PARITY_TOLERANCE, export_onnx
 from aepipe.training.export_parts import PART_METADATA_KEY, export_parts
-from aepipe.training.train import TrainConfig, Trainer
+from aepipe.training.train import TrainConfig, Trainer, cosine_lr
 
 pytestmark = pytest.mark.train
 
@@ -203,26 +204,33 @@ def test_encoder_and_decoder_export_separately(name: str, batch: torch.Tensor, t
     assert np.max(np.abs(x_hat - expected)) < PARITY_TOLERANCE
 
 
-def test_trainer_reconstruct_task_logs_terms_and_resumes_exactly(tmp_path) -> None:
-    """Loss terms reach the log; a stochastic loss resumes to the same weights as one run."""
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
     data = tmp_path / "data"
     data.mkdir()
     for i, image in enumerate(smooth_images(10, 128, 128)):
         pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         Image.fromarray(pixels).save(data / f"{i:02d}.png")
+    return data
+
+
+def small_run(data: Path, out: Path, **overrides: object) -> TrainConfig:
+    settings: dict = {"steps": 4, "batch": 2, "patch": 32, "val_every": 2, **overrides}
+    return TrainConfig(
+        model="ae-denoising",
+        task="reconstruct",
+        data=str(data),
+        out=str(out),
+        threads=torch.get_num_threads(),
+        **settings,
+    )
+
+
+def test_trainer_reconstruct_task_logs_terms_and_resumes_exactly(tmp_path, image_folder) -> None:
+    """Loss terms reach the log; a stochastic loss resumes to the same weights as one run."""
 
     def config(out: str) -> TrainConfig:
-        return TrainConfig(
-            model="ae-denoising",
-            task="reconstruct",
-            data=str(data),
-            out=str(tmp_path / out),
-            steps=4,
-            batch=2,
-            patch=32,
-            val_every=2,
-            threads=torch.get_num_threads(),
-        )
+        return small_run(image_folder, tmp_path / out)
 
     Trainer(config("straight")).run()
     interrupted = Trainer(config("resumed"))
@@ -237,3 +245,22 @@ def test_trainer_reconstruct_task_logs_terms_and_resumes_exactly(tmp_path) -> No
     rows = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").open()]
     assert [row["step"] for row in rows] == [2, 4]
     assert {"loss", "reconstruction_l1", "val_psnr"} <= set(rows[-1])
+
+
+def test_a_time_budget_ends_the_run_and_its_schedule(tmp_path, image_folder) -> None:
+    """``--minutes``: training stops when the budget is spent, well before the step cap."""
+    trainer = Trainer(small_run(image_folder, tmp_path / "timed", steps=10**6, minutes=0.01))
+    trainer.run()
+    assert 0 < trainer.step < 10**6
+    assert trainer.progress() >= 1
+    assert cosine_lr(trainer.config, trainer.progress()) == pytest.approx(trainer.config.min_lr)
+    saved = torch.load(trainer.checkpoint_path, weights_only=True)
+    assert saved["step"] == trainer.step and saved["seconds"] >= 0.6
+
+
+def test_cosine_schedule_warms_up_then_decays() -> None:
+    config = TrainConfig(model="m", task="t", data="d", out="o", steps=1000, lr=1e-3)
+    rates = [cosine_lr(config, p) for p in (0.0, 0.005, 0.01, 0.5, 1.0)]
+    assert rates[0] < rates[1] < rates[2] == pytest.approx(1e-3)
+    assert rates[3] == pytest.approx((1e-3 + config.min_lr) / 2, rel=0.02)
+    assert rates[4] == pytest.approx(config.min_lr)
