@@ -32,6 +32,7 @@ from aepipe.models.registry import register_model
 #: λ per rate point, CompressAI's factorized-prior ladder (qualities 2..6): ~0.2 to ~1 bpp.
 DEFAULT_LAMBDAS = (0.0035, 0.0067, 0.013, 0.025, 0.0483)
 LIKELIHOOD_BOUND = 1e-9
+GDN_PEDESTAL = 2.0**-36
 
 
 class GDN(nn.Module):
@@ -45,7 +46,10 @@ class GDN(nn.Module):
         super().__init__()
         self.inverse = inverse
         self.beta_root = nn.Parameter(torch.ones(channels))
-        self.gamma_root = nn.Parameter(math.sqrt(0.1) * torch.eye(channels))
+        # Off-diagonal roots start just above 0, not at it: the gradient of root² vanishes
+        # at 0, so zeros would switch the cross-channel terms off for good (CompressAI's
+        # pedestal plays the same part).
+        self.gamma_root = nn.Parameter(torch.sqrt(0.1 * torch.eye(channels) + GDN_PEDESTAL))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
@@ -190,3 +194,9 @@ class FactorizedCompressor(nn.Module):
 def aec_factorized_s(**kwargs: object) -> FactorizedCompressor:
     """64 channels, a 96-channel latent at 1/16 resolution, five rates (~0.2–1 bpp)."""
     return FactorizedCompressor(**kwargs)  # type: ignore[arg-type]
+
+
+@register_model("aec-factorized-m")
+def aec_factorized_m(**kwargs: object) -> FactorizedCompressor:
+    """CompressAI's size for its low and middle rates: 128 channels, a 192-channel latent."""
+    return FactorizedCompressor(channels=128, latent=192, **kwargs)  # type: ignore[arg-type]
