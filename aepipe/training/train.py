@@ -77,8 +77,9 @@ class TrainConfig:
     init_from: str = ""  # weights-only checkpoint to start from (fine-tuning a shipped model)
     clip_grad: float = 0.0  # max gradient norm (0: off); GDN codecs spike without it
     device: str = "auto"  # auto: CUDA when torch sees a GPU, else CPU
-    # wall-clock budget: >0 runs the schedule on time instead of steps (``steps`` is then a
-    # cap), so a run fits a lease on a borrowed GPU and still ends with its learning rate decayed
+    # time budget (wall-clock seconds inside training steps; validation is not counted): >0 runs
+    # the schedule on time instead of steps (``steps`` is then a cap), so a run fits a lease on
+    # a borrowed GPU and still ends with its learning rate decayed
     minutes: float = 0.0
 
 
@@ -222,9 +223,9 @@ class Trainer:
         with (self.out / "log.jsonl").open("a") as log, _progress() as progress:
             bar = progress.add_task("training", total=self.config.steps, completed=self.step)
             while self.step < self.config.steps and self.progress() < 1:
-                segment_start = time.monotonic()
+                step_started = time.monotonic()
                 losses.append(self.train_step())
-                self.seconds += time.monotonic() - segment_start
+                self.seconds += time.monotonic() - step_started
                 progress.update(bar, completed=self.step)
                 done = self.step == self.config.steps or self.progress() >= 1
                 if self.step % self.config.val_every == 0 or done:
