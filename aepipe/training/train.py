@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from aepipe.models import create_model
@@ -221,12 +221,15 @@ class Trainer:
         """Train to ``steps``; every ``val_every`` steps validate, log a JSON row, checkpoint."""
         started, losses = time.monotonic(), []
         with (self.out / "log.jsonl").open("a") as log, _progress() as progress:
-            bar = progress.add_task("training", total=self.config.steps, completed=self.step)
+            # percent of the schedule: of the steps, or of the time budget under --minutes
+            bar = progress.add_task("training", total=100, completed=int(100 * self.progress()))
             while self.step < self.config.steps and self.progress() < 1:
                 step_started = time.monotonic()
                 losses.append(self.train_step())
                 self.seconds += time.monotonic() - step_started
-                progress.update(bar, completed=self.step)
+                progress.update(
+                    bar, completed=100 * self.progress(), description=f"step {self.step}"
+                )
                 done = self.step == self.config.steps or self.progress() >= 1
                 if self.step % self.config.val_every == 0 or done:
                     means = {k: float(np.mean([t[k] for t in losses])) for k in losses[0]}
@@ -244,7 +247,7 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TaskProgressColumn(),
         TimeRemainingColumn(),
         disable=not sys.stderr.isatty(),
     )
