@@ -118,12 +118,15 @@ class Trainer:
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
         self.device = resolve_device(config.device)
-        torch.backends.cudnn.benchmark = True  # fixed patch sizes: pick the fastest kernels once
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed patch sizes: fastest kernels, once
         train_images, val_images = split_holdout(load_rgb_images(config.data), config.holdout)
         self.sampler = PatchSampler(train_images, config.patch, np.random.default_rng(config.seed))
-        self.val_clean = torch.from_numpy(center_crops(val_images, 128)).to(self.device)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.degrade = DEGRADATIONS[config.task]
+        val_clean = torch.from_numpy(center_crops(val_images, 128))
+        self.val_inputs = self._on_device(self._validation_inputs(val_clean))
+        self.val_clean = val_clean.to(self.device)
         self.model = create_model(config.model).to(self.device)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -201,17 +204,19 @@ class Trainer:
         """Degradations run on the CPU (numpy, Pillow); the model's inputs go to its device."""
         return {name: tensor.to(self.device) for name, tensor in inputs.items()}
 
-    def validation_inputs(self) -> ModelInputs:
-        """Fixed σ noise for denoising; the task's own degradation, with a fixed seed, else."""
+    def _validation_inputs(self, clean: torch.Tensor) -> ModelInputs:
+        """Fixed σ noise for denoising; the task's own degradation, with a fixed seed, else.
+
+        Made once, on the CPU where the degradations run: every validation sees the same inputs.
+        """
         if self.config.task == "denoise":
-            return self._on_device(fixed_noise(self.val_clean.cpu(), self.config.val_sigma))
-        generator = torch.Generator().manual_seed(0)
-        return self._on_device(self.degrade(self.val_clean.cpu(), generator))
+            return fixed_noise(clean, self.config.val_sigma)
+        return self.degrade(clean.clone(), torch.Generator().manual_seed(0))
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         self.model.eval()
-        inputs = self.validation_inputs()
+        inputs = self.val_inputs
         return {
             "val_psnr_in": psnr(_upscaled_like(inputs["x"], self.val_clean), self.val_clean),
             "val_psnr": psnr(self.model(**inputs), self.val_clean),
