@@ -352,8 +352,10 @@ def add_watermark(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blend a random visible watermark into an H x W x 3 float image in [0, 1].
 
-    Returns the watermarked float32 image in [0, 1] and the H x W bool mask of the pixels the
-    mark covers (alpha > 0); every pixel outside the mask is exactly the input's. An H x W x 1
+    Returns the watermarked float32 image in [0, 1] and the mark's H x W float32 alpha: the
+    opacity of all its layers together, ``1 - prod(1 - alpha_layer)``, so that each pixel is
+    ``(1 - alpha) * image + alpha * colour`` for some colour. Every pixel where alpha is 0 is
+    exactly the input's (``alpha > 0`` is the mask inpainting needs). An H x W x 1
     (gray) image gets the mark's gray level. ``reference_side`` is the shorter side marks are
     sized for (default: the image's own): training on crops passes the size of the images they
     come from, so a crop shows part of a full-size mark, as evaluation on whole images will.
@@ -365,12 +367,12 @@ def add_watermark(
     tiled = rng.random() < style.tiled_probability
     starts = _starts(rng, shape, stamps[0][0].shape, tiled)
     out = np.array(image, dtype=np.float32)
-    mask = np.zeros(shape, dtype=bool)
+    untouched = np.ones(shape, dtype=np.float32)  # prod(1 - alpha_layer) so far
     for stamp, rgb in stamps:
         colour = rgb.mean(keepdims=True) if out.shape[2] == 1 else rgb
         alpha = _composite(stamp, starts, shape) * opacity
         covered = alpha > 0
         a = alpha[covered][:, None]
         out[covered] = np.clip(out[covered] * (1 - a) + colour * a, 0.0, 1.0)
-        mask |= covered
-    return out, mask
+        untouched *= 1 - alpha
+    return out, 1 - untouched

@@ -116,8 +116,8 @@ def low_res_pair(clean: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]
 
 def watermarked(clean: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(marked uint8, true mask) with the held-out style the model never saw in training."""
-    marked, mask = add_watermark(to_float(clean), np.random.default_rng(seed), HELDOUT_STYLE)
-    return from_float(marked, clean.dtype), mask
+    marked, alpha = add_watermark(to_float(clean), np.random.default_rng(seed), HELDOUT_STYLE)
+    return from_float(marked, clean.dtype), alpha > 0
 
 
 def _as_decoded(pixels: np.ndarray, template: DecodedImage, name: str) -> DecodedImage:

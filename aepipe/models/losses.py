@@ -15,11 +15,27 @@ from torch import nn
 
 LossTerms = dict[str, float]
 Reconstruction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: Degradations may return extra training targets (the true watermark alpha) beside the
+#: model's inputs, under keys with this prefix; only a model's own objective reads them.
+TARGET_PREFIX = "target_"
+
+
+def model_inputs(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The keyword inputs of ``model(...)``: a degradation's output without its extra targets."""
+    return {k: v for k, v in inputs.items() if not k.startswith(TARGET_PREFIX)}
 
 
 def charbonnier(output: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     """Smooth L1 (Lai et al. 2017): L1's robustness without its kink at zero."""
     return torch.sqrt((output - target) ** 2 + eps * eps).mean()
+
+
+def emphasised_l1(
+    output: torch.Tensor, target: torch.Tensor, emphasis: torch.Tensor, weight: float = 10.0
+) -> torch.Tensor:
+    """L1 where pixels in ``emphasis`` (N x 1 x H x W, bool) count ``weight`` times more."""
+    weights = 1 + weight * emphasis.to(output.dtype)
+    return (weights * (output - target).abs()).sum() / (weights.sum() * output.shape[1])
 
 
 def changed_weighted_l1(
@@ -31,9 +47,8 @@ def changed_weighted_l1(
     untouched pixels and the identity is a deep early minimum; weighting the changed pixels
     makes finding them what pays. ``degraded`` must have the target's size.
     """
-    changed = ((degraded - target).abs().amax(dim=1, keepdim=True) > 0.5 / 255).to(output.dtype)
-    weights = 1 + weight * changed
-    return (weights * (output - target).abs()).sum() / (weights.sum() * output.shape[1])
+    changed = (degraded - target).abs().amax(dim=1, keepdim=True) > 0.5 / 255
+    return emphasised_l1(output, target, changed, weight)
 
 
 #: ``--loss`` choices for models without their own objective.
@@ -64,7 +79,7 @@ def training_loss(
     """The model's own objective if it has one, else ``reconstruction`` of output vs target."""
     if isinstance(model, HasTrainingLoss):
         return model.training_loss(inputs, target)
-    output = model(**inputs)
+    output = model(**model_inputs(inputs))
     if reconstruction in INPUT_AWARE_LOSSES:
         return INPUT_AWARE_LOSSES[reconstruction](output, target, inputs["x"]), {}
     return RECONSTRUCTION_LOSSES[reconstruction](output, target), {}

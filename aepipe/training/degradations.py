@@ -77,7 +77,11 @@ class SuperResolution:
 
 @dataclass(frozen=True)
 class Watermark:
-    """A synthetic visible watermark (``aepipe.degrade.add_watermark``) on every patch."""
+    """A synthetic visible watermark (``aepipe.degrade.add_watermark``) on every patch.
+
+    Besides the marked batch ``x`` it returns the mark's true alpha (N x 1 x H x W) as
+    ``target_alpha``, which models that estimate the mark's matte learn from.
+    """
 
     style: WatermarkStyle = TRAIN_STYLE
     # Marks are sized for whole images of this shorter side (BSDS: 481 x 321), not for the
@@ -86,8 +90,14 @@ class Watermark:
 
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
         rng = numpy_rng(generator)
-        marked = [
-            add_watermark(image, rng, self.style, self.reference_side)[0]
-            for image in clean.permute(0, 2, 3, 1).numpy()
-        ]
-        return {"x": torch.from_numpy(np.stack(marked)).permute(0, 3, 1, 2).contiguous()}
+        marked, alpha = zip(
+            *(
+                add_watermark(image, rng, self.style, self.reference_side)
+                for image in clean.permute(0, 2, 3, 1).numpy()
+            ),
+            strict=True,
+        )
+        return {
+            "x": torch.from_numpy(np.stack(marked)).permute(0, 3, 1, 2).contiguous(),
+            "target_alpha": torch.from_numpy(np.stack(alpha)).unsqueeze(1),
+        }

@@ -29,7 +29,12 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from torch import nn
 
 from aepipe.models import create_model
-from aepipe.models.losses import INPUT_AWARE_LOSSES, RECONSTRUCTION_LOSSES, training_loss
+from aepipe.models.losses import (
+    INPUT_AWARE_LOSSES,
+    RECONSTRUCTION_LOSSES,
+    model_inputs,
+    training_loss,
+)
 from aepipe.training.data import PatchSampler, center_crops, load_rgb_images, split_holdout
 from aepipe.training.degradations import (
     Degradation,
@@ -219,7 +224,7 @@ class Trainer:
         inputs = self.val_inputs
         return {
             "val_psnr_in": psnr(_upscaled_like(inputs["x"], self.val_clean), self.val_clean),
-            "val_psnr": psnr(self.model(**inputs), self.val_clean),
+            "val_psnr": psnr(self.model(**model_inputs(inputs)), self.val_clean),
         }
 
     def run(self) -> None:

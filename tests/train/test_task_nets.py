@@ -16,6 +16,7 @@ from PIL import Image
 
 from aepipe.degrade import imresize
 from aepipe.models import create_model
+from aepipe.models.losses import training_loss
 from aepipe.runtime.card import ModelCard
 from aepipe.training.export import PARITY_TOLERANCE, export_onnx
 from aepipe.training.train import DEGRADATIONS
@@ -37,16 +38,17 @@ def clean() -> torch.Tensor:
 
 
 def train_losses(name: str, clean: torch.Tensor, steps: int = 10) -> list[float]:
-    """L1 (the trainer's default loss) over Adam steps on one fixed degraded batch."""
+    """The trainer's loss (the model's own, else L1) over Adam steps on one degraded batch."""
     torch.manual_seed(0)
     model = create_model(name)
     inputs = DEGRADATIONS[TASKS[name]](clean.clone(), torch.Generator().manual_seed(0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(steps):
-        loss = torch.nn.functional.l1_loss(model(**inputs), clean)
+        loss, _ = training_loss(model, inputs, clean)
         optimizer.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # as `--clip-grad 1` trains
         optimizer.step()
         losses.append(loss.item())
     return losses
@@ -91,6 +93,36 @@ def test_watermark_degradation_follows_the_generator(clean: torch.Tensor) -> Non
     assert first.shape == clean.shape and first.dtype == torch.float32
     assert torch.equal(first, again) and not torch.equal(first, other)
     assert all(not torch.equal(marked, image) for marked, image in zip(first, clean, strict=True))
+
+
+def test_watermark_degradation_returns_the_true_alpha(clean: torch.Tensor) -> None:
+    """Where the target alpha is 0 the patch is untouched; elsewhere the mark shows."""
+    inputs = DEGRADATIONS["unwatermark"](clean.clone(), torch.Generator().manual_seed(3))
+    alpha = inputs["target_alpha"]
+    assert alpha.shape == (4, 1, 32, 32) and alpha.dtype == torch.float32
+    unmarked = (alpha == 0).expand_as(clean)
+    assert torch.equal(inputs["x"][unmarked], clean[unmarked])
+    assert (inputs["x"] - clean).abs().amax(dim=1, keepdim=True)[alpha > 0.2].min() > 0
+
+
+def test_matte_remover_inverts_a_known_blend() -> None:
+    """Given the true alpha and colour, unblending returns the photo; with none, the input."""
+    model = create_model("unet-unwatermark-s")
+    photo, colour = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    alpha = torch.rand(1, 1, 8, 8) * 0.8
+    marked = (1 - alpha) * photo + alpha * colour
+    residual = torch.zeros_like(photo)
+    logit = torch.logit(alpha / model.max_alpha)
+    torch.testing.assert_close(model.unblend(marked, logit, colour, residual), photo)
+    no_mark = torch.full_like(alpha, -torch.inf)
+    torch.testing.assert_close(model.unblend(marked, no_mark, colour, residual), marked)
+
+
+def test_matte_remover_starts_near_the_identity(clean: torch.Tensor) -> None:
+    """An untrained remover changes no pixel by more than ~1/255: it cannot start by repainting."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        assert (create_model("unet-unwatermark-s")(clean) - clean).abs().max() < 1.5 / 255
 
 
 @pytest.mark.slow

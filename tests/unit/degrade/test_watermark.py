@@ -57,17 +57,19 @@ def test_opacity_ranges_match() -> None:
 @pytest.mark.parametrize("seed", range(12))
 def test_only_masked_pixels_change(style: WatermarkStyle, seed: int) -> None:
     image = photo(seed=seed)
-    out, mask = add_watermark(image, np.random.default_rng(seed), style)
+    out, alpha = add_watermark(image, np.random.default_rng(seed), style)
     assert out.dtype == np.float32 and out.shape == image.shape
-    assert mask.dtype == bool and mask.shape == image.shape[:2]
-    assert mask.any()
+    assert alpha.dtype == np.float32 and alpha.shape == image.shape[:2]
+    mask = alpha > 0
+    assert mask.any() and alpha.max() < 1
     np.testing.assert_array_equal(out[~mask], image[~mask])
     assert out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_gray_images_get_gray_marks() -> None:
     gray = photo()[:, :, :1]
-    out, mask = add_watermark(gray, np.random.default_rng(0), TRAIN_STYLE)
+    out, alpha = add_watermark(gray, np.random.default_rng(0), TRAIN_STYLE)
+    mask = alpha > 0
     assert out.shape == gray.shape and mask.any()
     np.testing.assert_array_equal(out[~mask], gray[~mask])
 
@@ -91,12 +93,30 @@ def test_opacity_within_range_on_a_flat_image() -> None:
     flat = np.full((128, 128, 3), 0.5, dtype=np.float32)
     peaks = []
     for seed in range(10):
-        out, mask = add_watermark(flat, np.random.default_rng(seed), style)
+        out, true_alpha = add_watermark(flat, np.random.default_rng(seed), style)
         alpha = (out[..., 0] - 0.5) / 0.5
-        assert alpha[mask].min() > 0
+        np.testing.assert_allclose(alpha, true_alpha, atol=1e-6)
+        assert alpha[true_alpha > 0].min() > 0
         peaks.append(alpha.max())
     assert low - 0.01 <= min(peaks) and max(peaks) <= high + 1e-6
     assert max(peaks) - min(peaks) > 0.1  # drawn per image, not fixed
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_alpha_is_the_blend_of_all_layers(seed: int) -> None:
+    """Outlined marks are two layers; one alpha and one colour per pixel still explain them.
+
+    The colour a pixel was blended with, ``(marked - (1 - alpha) * image) / alpha``, belongs to
+    the mark, so it is the same whatever image the mark lands on.
+    """
+    style = dataclasses.replace(TRAIN_STYLE, outline_probability=1.0, logo_probability=0.0)
+    colours = []
+    for image in (photo(seed=seed), 1 - photo(seed=seed + 1)):
+        marked, alpha = add_watermark(image, np.random.default_rng(seed), style)
+        a = alpha[..., None]
+        colours.append(np.where(a > 0.05, (marked - (1 - a) * image) / np.maximum(a, 0.05), 0))
+    np.testing.assert_allclose(colours[0], colours[1], atol=1e-4)
+    assert alpha.max() > style.opacity[0]
 
 
 def test_reference_side_sizes_marks_for_the_whole_image() -> None:
@@ -104,8 +124,12 @@ def test_reference_side_sizes_marks_for_the_whole_image() -> None:
     crop = photo(64, 64)
     own, whole = 0.0, 0.0
     for seed in range(10):
-        own += add_watermark(crop, np.random.default_rng(seed), TRAIN_STYLE)[1].mean()
-        whole += add_watermark(crop, np.random.default_rng(seed), TRAIN_STYLE, 640)[1].mean()
+        own += add_watermark(crop, np.random.default_rng(seed), TRAIN_STYLE)[1].astype(bool).mean()
+        whole += (
+            add_watermark(crop, np.random.default_rng(seed), TRAIN_STYLE, 640)[1]
+            .astype(bool)
+            .mean()
+        )
     assert whole > 2 * own
 
 
@@ -113,7 +137,7 @@ def test_tiled_marks_repeat() -> None:
     style = dataclasses.replace(TRAIN_STYLE, tiled_probability=1.0, text_height=(0.05, 0.06))
     _, tiled = add_watermark(photo(256, 256), np.random.default_rng(0), style)
     _, once = add_watermark(photo(256, 256), np.random.default_rng(0), TRAIN_STYLE)
-    assert tiled.mean() > 3 * once.mean()
+    assert (tiled > 0).mean() > 3 * (once > 0).mean()
 
 
 def test_unknown_style_names_are_rejected() -> None:
