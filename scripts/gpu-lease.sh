@@ -1,37 +1,43 @@
 #!/bin/bash
-# One GPU lease: fine-tune / train the shipped models concurrently under a wall-clock budget.
-# Usage, from the repo root on the lent machine: bash scripts/gpu-lease.sh MINUTES [first|second]
-# .gpu/ (ignored, carried to the device) holds CBSD432 (a copy of ../shared/data/CBSD432) and
-# weights-only starting points; each run comes back as $OUT/NAME.pt and logs.jsonl.
+# One GPU lease: continue the shipped models' training concurrently under a wall-clock budget.
+#
+#   bash scripts/gpu-lease.sh prep              # here: copy the training set into .gpu/ (ignored)
+#   bash scripts/gpu-lease.sh lease MINUTES     # on the lent machine, with .gpu carried along
+#
+# Every run starts from the weights committed in checkpoints/, so a lease needs nothing from an
+# earlier session. Each comes back as $OUT/NAME.pt (weights only) plus $OUT/logs.jsonl; export
+# with `aepipe export`, evaluate on the CPU, and commit what beats the shipped model.
+# Dry run on the CPU: OUT=/tmp/dry DEV=cpu THREADS=1 bash scripts/gpu-lease.sh lease 0.2
+set -u
+DATA=.gpu/CBSD432
+case ${1:-} in
+prep)
+  mkdir -p .gpu && rm -rf $DATA && cp -r ../shared/data/CBSD432 $DATA && du -sh .gpu
+  exit ;;
+lease) ;;
+*) echo "usage: $0 prep | lease MINUTES" >&2; exit 2 ;;
+esac
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
-M=${1:-7}
+M=${2:-10}
 nvidia-smi -L || true
 python3 -c "import torch; print(torch.__version__, torch.cuda.is_available())"
 R=/tmp/runs; mkdir -p $R
-D=.gpu/CBSD432
+
 train() {  # NAME ARGS...: time-boxed; a crash in one run leaves the others going
   local name=$1; shift
-  timeout $(awk "BEGIN { print int($M * 60 + 45) }") python3 -m aepipe.training.train --data $D --out $R/$name \
-    --device ${DEV:-cuda} --threads ${THREADS:-3} --steps 1000000 --minutes $M --val-every 1000 "$@" \
-    > $R/$name.out 2>&1
+  timeout $(awk "BEGIN { print int($M * 60 + 45) }") python3 -m aepipe.training.train \
+    --data $DATA --out $R/$name --device ${DEV:-cuda} --threads ${THREADS:-3} \
+    --steps 1000000 --minutes $M --val-every 1000 "$@" > $R/$name.out 2>&1
   echo "$name exit $?"; tail -3 $R/$name.out
 }
-case ${2:-first} in
-first)  # 8 minutes: codecs from scratch, fine-tunes from the CPU-trained weights
-  RUNS="aec-s aec-m sr-x4 denoise unwatermark"
-  train aec-s --model aec-factorized-s --task reconstruct --batch 16 --patch 256 --lr 3e-4 --clip-grad 1.0 &
-  train aec-m --model aec-factorized-m --task reconstruct --batch 16 --patch 256 --lr 2e-4 --clip-grad 1.0 &
-  train sr-x4 --model srnet-x4 --task superres-x4 --batch 32 --patch 128 --lr 2e-4 --seed 2 --init-from .gpu/sr-x4-ft.pt &
-  train denoise --model unet-denoise-s --task denoise --batch 32 --patch 96 --lr 1e-4 --seed 2 --init-from checkpoints/denoise-unet-s.pt &
-  train unwatermark --model unet-unwatermark-s --task unwatermark --batch 16 --patch 96 --lr 3e-4 --seed 2 --loss l1-changed --init-from .gpu/unwatermark.pt &
-  ;;
-second)  # the lease's last minutes: continue the first lease's runs at a lower rate
-  RUNS="aec-s denoise unwatermark"
-  train aec-s --model aec-factorized-s --task reconstruct --batch 16 --patch 256 --lr 1e-4 --clip-grad 1.0 --seed 3 --init-from .gpu/aec-s-gpu1.pt &
-  train denoise --model unet-denoise-s --task denoise --batch 32 --patch 128 --lr 5e-5 --seed 3 --init-from .gpu/denoise-gpu1.pt &
-  train unwatermark --model unet-unwatermark-s --task unwatermark --batch 16 --patch 96 --lr 1.5e-4 --seed 3 --loss l1-changed --init-from .gpu/unwatermark-gpu1.pt &
-  ;;
-esac
+
+RUNS="unwatermark denoise aec-s"
+train unwatermark --model unet-unwatermark-s --task unwatermark --batch 32 --patch 128 \
+  --lr 3e-4 --clip-grad 1.0 --seed 4 --init-from checkpoints/unwatermark-unet-s.pt &
+train denoise --model unet-denoise-s --task denoise --batch 32 --patch 128 --lr 5e-5 --seed 4 \
+  --init-from checkpoints/denoise-unet-s.pt &
+train aec-s --model aec-factorized-s --task reconstruct --batch 16 --patch 256 --lr 1e-4 \
+  --clip-grad 1.0 --seed 4 --init-from checkpoints/aec-factorized-s.pt &
 sleep 30; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
 wait
 for run in $RUNS; do
