@@ -138,11 +138,9 @@ class WatermarkMatteUNet(UNet):
         blocks: int = 2,
         max_alpha: float = 0.95,
         marked_weight: float = 1.0,
-        min_alpha: float = 0.0,
     ) -> None:
         super().__init__(3, 7, widths, blocks)  # alpha logit, colour, residual
         self.max_alpha = max_alpha
-        self.min_alpha = min_alpha  # at run time: smaller alphas are treated as no mark
         self.marked_weight = marked_weight  # marked pixels weigh 1 + this in the losses
         # Training starts at the identity, give or take 1/255: alpha ~0.006, colour 0.5, r = 0.
         nn.init.zeros_(self.tail.weight)
@@ -154,27 +152,15 @@ class WatermarkMatteUNet(UNet):
         return out[:, :1], torch.sigmoid(out[:, 1:4]), out[:, 4:]
 
     def unblend(
-        self,
-        x: torch.Tensor,
-        logit: torch.Tensor,
-        colour: torch.Tensor,
-        residual: torch.Tensor,
-        min_alpha: float = 0.0,
+        self, x: torch.Tensor, logit: torch.Tensor, colour: torch.Tensor, residual: torch.Tensor
     ) -> torch.Tensor:
-        """Invert the blend, then add the residual; alphas under ``min_alpha`` count as 0.
-
-        The inversion is clamped to [0, 1], where photos live, so an alpha too high
-        (1 / (1 - alpha) is up to 20) cannot blow up.
-        """
+        """Invert the blend, then add the residual; the inversion is clamped to [0, 1], where
+        photos live, so an alpha too high (1 / (1 - alpha) is up to 20) cannot blow up."""
         alpha = self.max_alpha * torch.sigmoid(logit)
-        if min_alpha > 0:
-            alpha = torch.where(alpha < min_alpha, 0.0, alpha)
         return ((x - alpha * colour) / (1 - alpha)).clamp(0, 1) + alpha * residual
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]  # same shape
-        """Out of training, pixels the net is not sure are marked stay exactly as they were."""
-        min_alpha = 0.0 if self.training else self.min_alpha
-        return self.unblend(x, *self.matte(x), min_alpha=min_alpha)
+        return self.unblend(x, *self.matte(x))
 
     def training_loss(
         self, inputs: dict[str, torch.Tensor], target: torch.Tensor
