@@ -106,9 +106,9 @@ def test_loop_and_reports_with_stand_in_methods(tiny_set):
     assert "| mean of 2 | telea" in report.markdown()
 
 
-def test_cli_fails_clearly_when_the_task_has_no_model_yet(tiny_set, capsys):
-    assert main(["eval", str(tiny_set), "--task", "unwatermark"]) == 1
-    assert "no shipped model for task 'unwatermark'" in capsys.readouterr().err
+def test_cli_fails_clearly_when_the_model_does_not_exist(tiny_set, capsys):
+    assert main(["eval", str(tiny_set), "--task", "unwatermark", "--model", "no-such-net"]) == 1
+    assert "'no-such-net': not a registered name" in capsys.readouterr().err
 
 
 def test_cli_denoise_model_only_writes_json_and_markdown(tiny_set, tmp_path, capsys):
