@@ -30,12 +30,18 @@ def charbonnier(output: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -
     return torch.sqrt((output - target) ** 2 + eps * eps).mean()
 
 
+def emphasised_mean(errors: torch.Tensor, emphasis: torch.Tensor, weight: float) -> torch.Tensor:
+    """Mean of N x C x H x W ``errors`` where pixels in ``emphasis`` (N x 1 x H x W, bool)
+    weigh ``1 + weight`` and the others 1."""
+    weights = 1 + weight * emphasis.to(errors.dtype)
+    return (weights * errors).sum() / (weights.sum() * errors.shape[1])
+
+
 def emphasised_l1(
     output: torch.Tensor, target: torch.Tensor, emphasis: torch.Tensor, weight: float = 10.0
 ) -> torch.Tensor:
-    """L1 where pixels in ``emphasis`` (N x 1 x H x W, bool) count ``weight`` times more."""
-    weights = 1 + weight * emphasis.to(output.dtype)
-    return (weights * (output - target).abs()).sum() / (weights.sum() * output.shape[1])
+    """L1 where pixels in ``emphasis`` (N x 1 x H x W, bool) count ``1 + weight`` times."""
+    return emphasised_mean((output - target).abs(), emphasis, weight)
 
 
 def changed_weighted_l1(

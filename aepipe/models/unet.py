@@ -24,7 +24,7 @@ import itertools
 import torch
 from torch import nn
 
-from aepipe.models.losses import LossTerms, emphasised_l1
+from aepipe.models.losses import LossTerms, emphasised_l1, emphasised_mean
 from aepipe.models.registry import register_model
 
 
@@ -179,16 +179,10 @@ class WatermarkMatteUNet(UNet):
         image_error = emphasised_l1(
             self.unblend(x, alpha_logit, colour, residual), target, marked, self.marked_weight
         )
-        weights = 1 + self.marked_weight * marked.to(x.dtype)
-        alpha_error = (
-            nn.functional.binary_cross_entropy_with_logits(
-                alpha_logit,
-                (true_alpha / self.max_alpha).clamp(max=1),
-                weight=weights,
-                reduction="sum",
-            )
-            / weights.sum()
+        alpha_cross_entropy = nn.functional.binary_cross_entropy_with_logits(
+            alpha_logit, (true_alpha / self.max_alpha).clamp(max=1), reduction="none"
         )
+        alpha_error = emphasised_mean(alpha_cross_entropy, marked, self.marked_weight)
         terms = {"image_l1": image_error.item(), "alpha_bce": alpha_error.item()}
         return image_error + alpha_error, terms
 
