@@ -77,27 +77,34 @@ class SuperResolution:
 
 @dataclass(frozen=True)
 class Watermark:
-    """A synthetic visible watermark (``aepipe.degrade.add_watermark``) on every patch.
+    """A synthetic visible watermark (``aepipe.degrade.add_watermark``) on most patches.
 
     Besides the marked batch ``x`` it returns the mark's true alpha (N x 1 x H x W) as
     ``target_alpha``, which models that estimate the mark's matte learn from.
+
+    ``unmarked_fraction`` of the patches stay clean (alpha 0). A whole photo is mostly unmarked;
+    a net that only ever saw marked patches learned that texture means "mark" and repainted
+    busy, unmarked regions of held-out images (Kodak crops: 42.3 -> 30.0 dB on kodim05).
     """
 
     style: WatermarkStyle = TRAIN_STYLE
     # Marks are sized for whole images of this shorter side (BSDS: 481 x 321), not for the
     # patch, so a patch shows a piece of a full-size mark, as evaluation will.
     reference_side: int = 321
+    unmarked_fraction: float = 0.5
 
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
         rng = numpy_rng(generator)
         marked, alpha = zip(
-            *(
-                add_watermark(image, rng, self.style, self.reference_side)
-                for image in clean.permute(0, 2, 3, 1).numpy()
-            ),
-            strict=True,
+            *(self._mark(image, rng) for image in clean.permute(0, 2, 3, 1).numpy()), strict=True
         )
         return {
             "x": torch.from_numpy(np.stack(marked)).permute(0, 3, 1, 2).contiguous(),
             "target_alpha": torch.from_numpy(np.stack(alpha)).unsqueeze(1),
         }
+
+    def _mark(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One H x W x 3 patch, marked (or not, with ``unmarked_fraction``), and its alpha."""
+        if rng.random() < self.unmarked_fraction:
+            return image, np.zeros(image.shape[:2], dtype=np.float32)
+        return add_watermark(image, rng, self.style, self.reference_side)

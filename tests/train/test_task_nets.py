@@ -18,6 +18,7 @@ from aepipe.degrade import imresize
 from aepipe.models import create_model
 from aepipe.models.losses import training_loss
 from aepipe.runtime.card import ModelCard
+from aepipe.training.degradations import Watermark
 from aepipe.training.export import PARITY_TOLERANCE, export_onnx
 from aepipe.training.train import DEGRADATIONS
 
@@ -92,7 +93,19 @@ def test_watermark_degradation_follows_the_generator(clean: torch.Tensor) -> Non
     other = degrade(clean.clone(), torch.Generator().manual_seed(4))["x"]
     assert first.shape == clean.shape and first.dtype == torch.float32
     assert torch.equal(first, again) and not torch.equal(first, other)
-    assert all(not torch.equal(marked, image) for marked, image in zip(first, clean, strict=True))
+
+
+def test_watermark_degradation_leaves_a_fraction_unmarked(clean: torch.Tensor) -> None:
+    """Clean patches (alpha 0) teach the net that texture alone is no mark."""
+    batch = clean.repeat(16, 1, 1, 1)
+    generator = torch.Generator().manual_seed(0)
+    inputs = Watermark(unmarked_fraction=0.5)(batch.clone(), generator)
+    unmarked = (inputs["target_alpha"] == 0).flatten(1).all(dim=1)
+    assert 16 <= int(unmarked.sum()) <= 48
+    assert torch.equal(inputs["x"][unmarked], batch[unmarked])
+    always = Watermark(unmarked_fraction=0.0)(batch.clone(), generator)
+    # (a mark is centred in the patch, but a few centres fall between its strokes)
+    assert int((always["target_alpha"] > 0).flatten(1).any(dim=1).sum()) >= 56
 
 
 def test_watermark_degradation_returns_the_true_alpha(clean: torch.Tensor) -> None:
