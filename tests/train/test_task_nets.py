@@ -18,7 +18,7 @@ from aepipe.degrade import imresize
 from aepipe.models import create_model
 from aepipe.models.losses import training_loss
 from aepipe.runtime.card import ModelCard
-from aepipe.training.degradations import Watermark
+from aepipe.training.degradations import GaussianNoise, Watermark, fixed_noise
 from aepipe.training.export import PARITY_TOLERANCE, export_onnx
 from aepipe.training.train import DEGRADATIONS
 
@@ -84,6 +84,21 @@ def test_superres_degradation_is_numpy_imresize(scale: int, clean: torch.Tensor)
 def test_superres_rejects_patches_not_divisible_by_scale() -> None:
     with pytest.raises(ValueError, match="multiple"):
         DEGRADATIONS["superres-x4"](torch.rand(1, 3, 30, 32), torch.Generator())
+
+
+def test_noise_degradation_gives_what_an_8_bit_file_holds(clean: torch.Tensor) -> None:
+    """Clipped to [0, 1] and on the 1/255 grid, as `aepipe eval` and real files give it."""
+    bright = torch.full_like(clean, 0.98)
+    for inputs in (
+        GaussianNoise(40.0, 50.0)(bright.clone(), torch.Generator().manual_seed(0)),
+        fixed_noise(bright, 50.0),
+    ):
+        x = inputs["x"]
+        assert x.min() >= 0 and x.max() == 1.0
+        assert torch.allclose(x * 255, torch.round(x * 255), atol=1e-4)
+        assert x.mean() < 0.98 - 0.01  # clipping at white biases the mean down
+    float_noise = GaussianNoise(40.0, 50.0, as_file=False)(bright, torch.Generator().manual_seed(0))
+    assert float_noise["x"].max() > 1.0
 
 
 def test_watermark_degradation_follows_the_generator(clean: torch.Tensor) -> None:
