@@ -24,7 +24,7 @@ class GaussianNoise:
 
     A fraction of the batch is made grayscale with the same noise in every channel, so the
     network also learns what a gray image (replicated to RGB at run time) looks like. The noisy
-    image is clipped and rounded as an 8-bit file holds it (``as_file``): that is what the
+    image is clipped and rounded as an 8-bit file holds it (``file_like``): that is what the
     pipeline reads, and near black and white clipped noise is no longer zero-mean, a bias a
     network trained on float noise leaves in (0.32 dB on the first 8 Kodak24 crops at σ=25).
     """
@@ -32,7 +32,7 @@ class GaussianNoise:
     low: float = 0.0
     high: float = 50.0
     gray_fraction: float = 0.1
-    as_file: bool = True
+    file_like: bool = True
 
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
         n = clean.shape[0]
@@ -43,7 +43,7 @@ class GaussianNoise:
         noise = torch.randn(clean.shape, generator=generator)
         noise[gray] = noise[gray][:, :1].expand(-1, 3, -1, -1)
         noisy = clean + sigma * noise
-        return {"x": as_file(noisy) if self.as_file else noisy, "noise_level": sigma}
+        return {"x": as_file(noisy) if self.file_like else noisy, "noise_level": sigma}
 
 
 def as_file(image: torch.Tensor) -> torch.Tensor:

@@ -97,8 +97,8 @@ def test_noise_degradation_gives_what_an_8_bit_file_holds(clean: torch.Tensor) -
         assert x.min() >= 0 and x.max() == 1.0
         assert torch.allclose(x * 255, torch.round(x * 255), atol=1e-4)
         assert x.mean() < 0.98 - 0.01  # clipping at white biases the mean down
-    float_noise = GaussianNoise(40.0, 50.0, as_file=False)(bright, torch.Generator().manual_seed(0))
-    assert float_noise["x"].max() > 1.0
+    float_noise = GaussianNoise(40.0, 50.0, file_like=False)
+    assert float_noise(bright, torch.Generator().manual_seed(0))["x"].max() > 1.0
 
 
 def test_watermark_degradation_follows_the_generator(clean: torch.Tensor) -> None:
