@@ -15,47 +15,49 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from aepipe.evaluation.metrics import psnr
+from aepipe.images.pixels import to_float
+from aepipe.training.data import load_rgb_images
 from aepipe.training.export import load_checkpoint
 
 BLOCK = 16
 
 
-def read(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
+def clipped(estimate: np.ndarray) -> np.ndarray:
+    """A float estimate as an image holds it: within [0, 1]."""
+    return np.clip(estimate, 0, 1).astype(np.float32)
 
 
-def psnr(output: np.ndarray, reference: np.ndarray) -> float:
-    return float(10 * np.log10(1 / np.mean((np.clip(output, 0, 1) - reference) ** 2)))
-
-
-def transform_ceiling(checkpoint: Path, images: list[Path]) -> tuple[float, float]:
+def transform_ceiling(checkpoint: Path, images: list[np.ndarray]) -> tuple[float, float]:
     """Mean PSNR of the unrounded round trip and of the top rate."""
     model, _ = load_checkpoint(checkpoint)
     model.eval()
     gain, inverse = model.gains(len(model.lambdas) - 1)
     unrounded, top = [], []
-    for path in images:
-        image = read(path)
-        x = torch.from_numpy(image.transpose(2, 0, 1)[None].copy())
+    for image in images:
+        x = torch.from_numpy(to_float(image).transpose(2, 0, 1)[None].copy())
         with torch.no_grad():
             y = model.g_a(x)
             for scores, latent in ((unrounded, y), (top, torch.round(y * gain) * inverse)):
-                scores.append(psnr(model.g_s(latent)[0].numpy().transpose(1, 2, 0), image))
+                output = model.g_s(latent)[0].numpy().transpose(1, 2, 0)
+                scores.append(psnr(image, clipped(output)))
     return float(np.mean(unrounded)), float(np.mean(top))
 
 
 def blocks(image: np.ndarray) -> np.ndarray:
-    """Whole 16x16 blocks as rows of 768 values."""
+    """Whole 16x16 blocks of a uint8 image as rows of 768 values in [0, 1]."""
+    image = to_float(image)
     h, w = (image.shape[0] // BLOCK) * BLOCK, (image.shape[1] // BLOCK) * BLOCK
     tiles = image[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, 3)
     return tiles.transpose(0, 2, 1, 3, 4).reshape(-1, BLOCK * BLOCK * 3)
 
 
-def linear_ceiling(train: list[Path], images: list[Path], widths: list[int]) -> dict[int, float]:
+def linear_ceiling(
+    train: list[np.ndarray], images: list[np.ndarray], widths: list[int]
+) -> dict[int, float]:
     """Mean PSNR of a PCA that keeps ``width`` components of each block, per width."""
-    rows = np.concatenate([blocks(read(path)) for path in train])
+    rows = np.concatenate([blocks(image) for image in train])
     mean = rows.mean(axis=0)
     _, vectors = np.linalg.eigh(np.cov((rows - mean).T))
     vectors = vectors[:, ::-1]
@@ -63,9 +65,9 @@ def linear_ceiling(train: list[Path], images: list[Path], widths: list[int]) -> 
     for width in widths:
         basis = vectors[:, :width]
         scores = []
-        for path in images:
-            centred = blocks(read(path)) - mean
-            scores.append(psnr(centred @ basis @ basis.T + mean, centred + mean))
+        for image in images:
+            centred = blocks(image) - mean
+            scores.append(psnr(centred + mean, clipped(centred @ basis @ basis.T + mean)))
         ceiling[width] = float(np.mean(scores))
     return ceiling
 
@@ -78,10 +80,10 @@ def main() -> None:
     parser.add_argument("--pca-images", type=int, default=150)
     parser.add_argument("--widths", type=int, nargs="+", default=[96, 192, 320])
     args = parser.parse_args()
-    images = sorted(args.images.glob("*.png"))
+    images = load_rgb_images(str(args.images))
     unrounded, top = transform_ceiling(args.checkpoint, images)
     print(f"{args.checkpoint}: unrounded {unrounded:.2f} dB, top rate {top:.2f} dB")
-    train = sorted(args.pca_data.iterdir())[: args.pca_images]
+    train = load_rgb_images(str(args.pca_data))[: args.pca_images]
     for width, score in linear_ceiling(train, images, args.widths).items():
         print(f"PCA of 16x16 blocks, {width} channels: {score:.2f} dB")
 
