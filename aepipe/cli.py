@@ -43,11 +43,20 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tile", type=int, help="tile side in pixels (0: whole image; default: the model's)"
     )
+    _add_self_ensemble_argument(parser)
     parser.add_argument("--chunk-size", type=int, default=32, help="images per Prefect task")
     parser.add_argument("--overwrite", action="store_true", help="redo finished images")
     parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
     parser.add_argument("--limit", type=int, help="process at most N images")
     parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL / AWS)")
+
+
+def _add_self_ensemble_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="restoration: average the model over 8 flips/rotations (better, 8x slower)",
+    )
 
 
 def _add_codec_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +112,7 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tile", type=int, help="tile side in pixels (0: whole image; default: the model's)"
     )
+    _add_self_ensemble_argument(parser)
     parser.add_argument("--per-image", action="store_true", help="one table row per image")
     parser.add_argument("--plot", type=Path, help="compress: write the RD curves as a PNG")
     parser.add_argument("--json", type=Path, help="write every value, config and machine here")
@@ -217,6 +227,8 @@ def eval_command(args: argparse.Namespace) -> None:
 
     report: Any
     if args.task == "compress":
+        if args.self_ensemble:
+            raise AepipeError("--self-ensemble is for restoration tasks, not compress")
         config = CompressEvalConfig(args.data_dir, args.model, args.limit, plot=args.plot)
         report = run_compress_eval(config)
         table = report.markdown()

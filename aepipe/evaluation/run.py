@@ -73,6 +73,7 @@ class EvalConfig:
     baseline: bool = True
     blind: bool = False  # denoise: also run the model without σ (it estimates it)
     tile: int | None = None  # None: the model card's recommendation
+    self_ensemble: bool = False  # the model averaged over 8 flips/rotations (8x its time)
 
     def __post_init__(self) -> None:
         if self.task not in EVAL_TASKS:
@@ -149,7 +150,7 @@ def model_methods(config: EvalConfig) -> tuple[list[Method], dict[str, Any]]:
 
     Loading comes first in a run, so a missing model fails before any slow baseline.
     """
-    tiling = TilingParams(tile=config.tile)
+    tiling = TilingParams(tile=config.tile, self_ensemble=config.self_ensemble)
     options: dict[str, Any] = {"scale": config.scale} if config.task == "superres" else {}
     variants: list[tuple[str, dict[str, Any]]] = [("", options)]
     if config.task == "denoise":
@@ -162,7 +163,8 @@ def model_methods(config: EvalConfig) -> tuple[list[Method], dict[str, Any]]:
         assert isinstance(task, RestoreTask) and task.model and task.model.card
         name = task.model.card.name
         identity = {"spec": config.model, "name": name, "sha256": task.model_sha256}
-        methods.append(Method(f"{name}{suffix}", MODEL, _applier(task)))
+        label = f"{name}{' x8' if config.self_ensemble else ''}{suffix}"
+        methods.append(Method(label, MODEL, _applier(task)))
     return methods, identity
 
 

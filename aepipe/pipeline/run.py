@@ -31,6 +31,7 @@ class RunParams:
     batch_size: int = 4
     tile: int | None = None  # None: the model card's recommendation
     overlap: int | None = None
+    self_ensemble: bool = False  # restoration: average the model over 8 flips/rotations
     overwrite: bool = False
     limit: int | None = None
     dry_run: bool = False
@@ -44,7 +45,7 @@ class RunParams:
         )
 
     def build_task(self) -> Task:
-        tiling = TilingParams(self.tile, self.overlap, self.batch_size)
+        tiling = TilingParams(self.tile, self.overlap, self.batch_size, self.self_ensemble)
         return build_task(
             self.task,
             self.model,

@@ -38,6 +38,8 @@ def build_task(
     if name in RESTORATION_TASKS:
         session, sha256 = load_model(model, name, scale=scale, threads=threads)
         return RestoreTask(name, session, sha256, tiling, noise_level=noise_level)
+    if tiling.self_ensemble and name in CODEC_TASKS:
+        raise ModelError(f"self-ensemble averages restoration models; {name!r} has none to average")
     if name == "compress":
         codec = load_codec(model, threads=threads)
         chosen = len(codec.rates) // 2 if rate is None else rate

@@ -15,6 +15,7 @@ import numpy as np
 from aepipe.images import DecodedImage
 from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.card import ModelCard
+from aepipe.runtime.ensemble import self_ensemble
 from aepipe.runtime.session import OnnxModel
 from aepipe.runtime.tiling import TileFn, tile_apply
 from aepipe.tasks.base import ImageIO, TaskOutput, params_digest
@@ -26,6 +27,7 @@ class TilingParams:
     tile: int | None = None  # tile side in input pixels; 0 = whole image; None = the card's
     overlap: int | None = None  # input pixels blended between tiles; None = the card's
     batch_size: int = 4  # tiles per model call
+    self_ensemble: bool = False  # average the model over 8 flips/rotations (8x its time)
 
     def resolved(self, card: ModelCard | None) -> tuple[int, int]:
         """(tile, overlap): what the user asked for, else what the model card recommends."""
@@ -47,6 +49,8 @@ class RestoreTask(ImageIO):
     @property
     def provenance(self) -> Mapping[str, str]:
         params = {"task": self.name, "noise_level": self.noise_level, "scale": self.scale}
+        if self.tiling.self_ensemble:  # only when on: runs without it keep their digests
+            params["self_ensemble"] = True
         return {"aepipe-model-sha256": self.model_sha256, "aepipe-params": params_digest(params)}
 
     @property
@@ -65,6 +69,8 @@ class RestoreTask(ImageIO):
         if self.model is not None:
             sigma = self._noise_level(image, fields)
             fn = self._model_fn(self.model, image.info.channels, sigma)
+            if self.tiling.self_ensemble:
+                fn = self_ensemble(fn)
         card = self.model.card if self.model else None
         tile, overlap = self.tiling.resolved(card)
         pixels = tile_apply(

@@ -112,6 +112,12 @@ def test_flow_processes_reports_resumes_and_overwrites(prefect_harness, loaded_b
     )
     assert third["counts"]["ok"] == GOOD and third["counts"]["skipped"] == 0
 
+    # a self-ensembled run is a different result: nothing counts as done
+    fourth = process_images(
+        source, dest, task="denoise", noise_level=20.0, chunk_size=8, self_ensemble=True
+    )
+    assert fourth["counts"]["ok"] == GOOD and fourth["counts"]["skipped"] == 0
+
 
 def test_cli_run_exit_codes(prefect_harness, loaded_bucket, capsys):
     _, bucket, _ = loaded_bucket

@@ -123,6 +123,14 @@ def test_cli_denoise_model_only_writes_json_and_markdown(tiny_set, tmp_path, cap
     assert len(data["model"]["sha256"]) == 64 and data["machine"]["bm3d"]
 
 
+def test_cli_self_ensemble_labels_the_model_row_and_is_refused_for_the_codec(tiny_set, capsys):
+    argv = ["eval", str(tiny_set), "--task", "unwatermark", "--no-baseline", "--self-ensemble"]
+    assert main(argv) == 0
+    assert "| mean of 2 | unwatermark-unet-s x8 " in capsys.readouterr().out
+    assert main(["eval", str(tiny_set), "--task", "compress", "--self-ensemble"]) == 1
+    assert "--self-ensemble is for restoration tasks" in capsys.readouterr().err
+
+
 @pytest.mark.slow  # bm3d costs ~6-8 s per call even on 48x48 (a fixed cost) on 2 shared cores
 def test_denoise_end_to_end_with_cbm3d(tiny_set, tmp_path):
     report = run_eval(EvalConfig(tiny_set, "denoise", noise_level=25), log=lambda _: None)

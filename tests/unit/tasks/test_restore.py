@@ -57,3 +57,22 @@ def test_superres_scales_pixels_and_alpha(scale):
     assert result.pixels.shape == (20 * scale, 28 * scale, 3)
     assert result.alpha.shape == (20 * scale, 28 * scale)
     assert np.all(result.alpha == 200)  # a flat alpha stays flat through bicubic resizing
+
+
+def test_self_ensemble_changes_the_output_and_the_provenance_but_not_the_shape():
+    image = decode(save(smooth_rgb(40, 52)), "a.png")
+    plain = build_task("superres", scale=2)
+    ensembled = build_task("superres", scale=2, tiling=TilingParams(self_ensemble=True))
+    plain_out, ensembled_out = plain.apply(image).pixels, ensembled.apply(image).pixels
+    assert ensembled_out.shape == plain_out.shape == (80, 104, 3)
+    assert not np.array_equal(ensembled_out, plain_out)
+    _, psnr = reconstruction_error(plain_out, ensembled_out)
+    assert psnr > 35  # the views agree closely: an average, not a different image
+    assert ensembled.provenance["aepipe-params"] != plain.provenance["aepipe-params"]
+
+
+def test_self_ensemble_of_a_codec_is_refused():
+    from aepipe.errors import ModelError
+
+    with pytest.raises(ModelError, match="self-ensemble"):
+        build_task("compress", tiling=TilingParams(self_ensemble=True))
