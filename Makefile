@@ -43,7 +43,7 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 s3: $(VENV)/.stamp-dev
-	$(BIN)/python -m aepipe.testing.seaweedfs
+	$(BIN)/python -m aepipe.tools.seaweedfs
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/aepipe bench

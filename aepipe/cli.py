@@ -11,11 +11,16 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aepipe.errors import AepipeError
-from aepipe.tasks import TASKS
+from aepipe.parameters import add_arguments, from_namespace
+from aepipe.runtime.options import RunOptions, TaskOptions
+
+if TYPE_CHECKING:
+    from aepipe.runtime.reports.summary import RunSummary
 
 #: Training-side commands: their modules own their arguments and need the ``train`` extra.
 TRAINING_COMMANDS = {
@@ -28,91 +33,18 @@ TRAINING_COMMANDS = {
 }
 
 
-def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="local folder or s3://bucket/prefix to read")
-    parser.add_argument("dest", help="local folder or s3://bucket/prefix to write")
-    parser.add_argument("--task", required=True, choices=TASKS)
-    parser.add_argument("--model", help="registry name, .onnx path or s3:// URI")
-    parser.add_argument(
-        "--noise-level", type=float, help="σ on the 0–255 scale (denoise); blind when absent"
-    )
-    parser.add_argument("--scale", type=int, choices=(2, 4), help="super-resolution factor")
-    _add_codec_arguments(parser)
-    parser.add_argument("--glob", help="only keys matching, e.g. '**/*.png'")
-    parser.add_argument("--batch-size", type=int, default=4, help="tiles per model call")
-    parser.add_argument(
-        "--tile", type=int, help="tile side in pixels (0: whole image; default: the model's)"
-    )
-    _add_self_ensemble_argument(parser)
-    parser.add_argument("--chunk-size", type=int, default=32, help="images per Prefect task")
-    parser.add_argument("--overwrite", action="store_true", help="redo finished images")
-    parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
-    parser.add_argument("--limit", type=int, help="process at most N images")
-    parser.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL / AWS)")
-
-
-def _add_self_ensemble_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="restoration: average the model over 8 flips/rotations (better, 8x slower)",
-    )
-
-
-def _add_codec_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--rate", type=int, help="compress: rate point, 0 = smallest files (default: middle)"
-    )
-    parser.add_argument(
-        "--anchors",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="compress: JPEG/WebP PSNR at the same bpp in each row (~16 extra encodes)",
-    )
-
-
 def _add_file_codec_arguments(parser: argparse.ArgumentParser, compress: bool) -> None:
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--model", help="codec name or path (decompress: default from the file)")
-    if compress:
-        _add_codec_arguments(parser)
-
-
-def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=0, help="ORT/torch threads (0: all CPUs)")
-    parser.add_argument("--tile", type=int, help="tile side in pixels (default: the model's)")
-    parser.add_argument("--batch-size", type=int, default=4, help="tiles per model call")
-    parser.add_argument("--images", type=int, default=8, help="synthetic images per pass")
-    parser.add_argument("--size", type=int, default=512, help="synthetic image side in pixels")
-    parser.add_argument("--repeats", type=int, default=3, help="timed samples (median shown)")
-    parser.add_argument("--skip-s3", action="store_true", help="no SeaweedFS end-to-end run")
-    parser.add_argument("--flow", action="store_true", help="also time one process_images flow")
-    parser.add_argument("--skip-codec", action="store_true", help="no learned codec measurement")
-    parser.add_argument("--json", type=Path, help="also write every sample and fact as JSON")
+    add_arguments(
+        parser, TaskOptions, only=("model", "rate", "anchors") if compress else ("model",)
+    )
 
 
 def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    from aepipe.tasks import RESTORATION_TASKS
+    from aepipe.tools.evaluation import EvalConfig
 
-    parser.add_argument("data_dir", type=Path, help="folder of clean images (e.g. CBSD68)")
-    parser.add_argument("--task", required=True, choices=(*RESTORATION_TASKS, "compress"))
-    parser.add_argument("--model", help="registry name, .onnx path or s3:// URI")
-    parser.add_argument("--noise-level", type=float, default=25.0, help="denoise: σ (0–255)")
-    parser.add_argument("--blind", action="store_true", help="denoise: also run without σ")
-    parser.add_argument("--scale", type=int, choices=(2, 4), default=2, help="superres factor")
-    parser.add_argument("--seed", type=int, default=0, help="image i is degraded with seed + i")
-    parser.add_argument("--limit", type=int, help="the first N images (sorted by name)")
-    parser.add_argument(
-        "--baseline",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also run the classical baseline(s)",
-    )
-    parser.add_argument(
-        "--tile", type=int, help="tile side in pixels (0: whole image; default: the model's)"
-    )
-    _add_self_ensemble_argument(parser)
+    add_arguments(parser, EvalConfig)
     parser.add_argument("--per-image", action="store_true", help="one table row per image")
     parser.add_argument("--plot", type=Path, help="compress: write the RD curves as a PNG")
     parser.add_argument("--json", type=Path, help="write every value, config and machine here")
@@ -120,9 +52,13 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from aepipe.tools.bench.options import BenchOptions
+
     parser = argparse.ArgumentParser(prog="aepipe", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    _add_run_arguments(commands.add_parser("run", help="restore a folder or bucket prefix"))
+    add_arguments(
+        commands.add_parser("run", help="run a task over a folder or bucket prefix"), RunOptions
+    )
     commands.add_parser("models", help="list shipped models with their cards")
     _add_file_codec_arguments(
         commands.add_parser("compress", help="one image file -> .aec (learned codec)"), True
@@ -131,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="denoise the bundled samples (what `make run` does)")
     demo.add_argument("--source", help="run on this folder/URI instead of the bundled samples")
     demo.add_argument("--dest", help="where outputs and the report go (default out/demo)")
-    _add_bench_arguments(
-        commands.add_parser("bench", help="measure model and pipeline throughput (MP/s)")
-    )
+    bench = commands.add_parser("bench", help="measure model and pipeline throughput (MP/s)")
+    add_arguments(bench, BenchOptions)
+    bench.add_argument("--json", type=Path, help="also write every sample and fact as JSON")
     _add_eval_arguments(
         commands.add_parser("eval", help="PSNR/SSIM and s/MP of a model vs classical baselines")
     )
@@ -142,14 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_command(args: argparse.Namespace) -> dict[str, Any]:
+def run_command(options: RunOptions) -> RunSummary:
     """Run the flow with a progress bar; returns its summary."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from aepipe.pipeline.progress import listening
-    from flows.process_images import process_images
+    from aepipe.runtime.flow import process_images
+    from aepipe.runtime.pipeline.progress import listening
 
-    options = {k: v for k, v in vars(args).items() if k != "command"}
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -164,16 +99,19 @@ def run_command(args: argparse.Namespace) -> dict[str, Any]:
             progress.update(bar, description=f"images done: {done[0]}")
 
         with listening(advance):
-            return process_images(**options)
+            summary: RunSummary = process_images(**asdict(options))
+            return summary
 
 
 def models_command() -> None:
-    from aepipe.runtime.registry import load_manifest
+    from aepipe.runtime.model.zoo import load_manifest
 
     for entry in load_manifest():
         card = entry.card
         marker = " (default)" if entry.default else ""
-        print(f"{card.name}{marker}  task={card.task} scale={card.scale}  sha256={entry.sha256}")
+        print(f"{card.name}{marker}  task={card.task} scale={card.scale}")
+        for part_name, part in entry.parts.items():
+            print(f"    {part_name}: {part.file}  sha256={part.sha256}")
         for label, value in card.quality.items():
             print(f"    {label}: {value}")
         print(f"    trained: {card.training_command}")
@@ -182,22 +120,19 @@ def models_command() -> None:
 
 def file_codec_command(args: argparse.Namespace) -> dict[str, Any]:
     """One file through the same task code as ``aepipe run`` (so outputs are identical)."""
-    from aepipe.images import DEFAULT_MAX_PIXELS
+    from aepipe.runtime.options import ChunkOptions
+    from aepipe.runtime.tasks.build import build_task
     from aepipe.storage.local import atomic_write
-    from aepipe.tasks import build_task
-    from aepipe.tasks.base import OutputOptions
 
-    codec_options = (
-        {"rate": args.rate, "anchors": args.anchors} if args.command == "compress" else {}
-    )
-    task = build_task(args.command, args.model, **codec_options)
+    task = build_task(from_namespace(TaskOptions, args, task=args.command))
+    output_options = ChunkOptions(format="PNG")
     try:
         data = args.input.read_bytes()
     except OSError as error:
         raise AepipeError(f"{args.input}: {error.strerror}") from None
-    image = task.read(data, str(args.input), DEFAULT_MAX_PIXELS)
+    image = task.read(data, str(args.input), output_options.max_pixels)
     result = task.apply(image)
-    output = task.write(result, image.info, OutputOptions(format="PNG"))
+    output = task.write(result, image.info, output_options)
     atomic_write(args.output, output)
     return {
         "input": str(args.input),
@@ -209,10 +144,10 @@ def file_codec_command(args: argparse.Namespace) -> dict[str, Any]:
 
 def bench_command(args: argparse.Namespace) -> None:
     """Print the markdown report; ``--json`` also keeps every sample; exit 1 if one failed."""
-    from aepipe.bench import BenchError, BenchOptions, run_bench
+    from aepipe.tools.bench import BenchError, run_bench
+    from aepipe.tools.bench.options import BenchOptions
 
-    options = {k: v for k, v in vars(args).items() if k not in ("command", "json")}
-    report = run_bench(BenchOptions(**options))
+    report = run_bench(from_namespace(BenchOptions, args))
     print(report.markdown())
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -222,8 +157,8 @@ def bench_command(args: argparse.Namespace) -> None:
 
 def eval_command(args: argparse.Namespace) -> None:
     """Print the markdown table; ``--json``/``--markdown`` also write the report to files."""
-    from aepipe.evaluation import EvalConfig, run_eval
-    from aepipe.evaluation.compress import CompressEvalConfig, run_compress_eval
+    from aepipe.tools.evaluation import EvalConfig, run_eval
+    from aepipe.tools.evaluation.compression import CompressEvalConfig, run_compress_eval
 
     report: Any
     if args.task == "compress":
@@ -233,8 +168,7 @@ def eval_command(args: argparse.Namespace) -> None:
         report = run_compress_eval(config)
         table = report.markdown()
     else:
-        skip = ("command", "json", "markdown", "per_image", "plot")
-        report = run_eval(EvalConfig(**{k: v for k, v in vars(args).items() if k not in skip}))
+        report = run_eval(from_namespace(EvalConfig, args))
         table = report.markdown(per_image=args.per_image)
     print(table)
     if args.markdown:
@@ -264,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
-            summary = run_command(args)
+            summary = run_command(from_namespace(RunOptions, args))
             print(json.dumps({k: summary[k] for k in ("report", "counts", "mean_psnr")}))
         elif args.command == "models":
             models_command()

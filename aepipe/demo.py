@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aepipe.degrade import noisy_file
 from aepipe.images import decode, encode
-from aepipe.reports.metrics import reconstruction_error
+from aepipe.metrics import reconstruction_error
 from aepipe.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from aepipe.runtime.reports.summary import RunSummary
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 DEMO_SIGMA = 25.0
@@ -29,9 +33,7 @@ def add_noise(clean: Storage, noisy: Storage, sigma: float, seed: int = 0) -> li
     keys = list(clean.list("*.png"))
     for key in keys:
         image = decode(clean.read(key), key)
-        noise = rng.normal(0.0, sigma, image.pixels.shape)
-        pixels = np.clip(np.round(image.pixels + noise), 0, 255).astype(np.uint8)
-        noisy.write(key, encode(pixels, image.info))
+        noisy.write(key, encode(noisy_file(image.pixels, sigma, rng), image.info))
     return keys
 
 
@@ -44,11 +46,11 @@ def psnr_against(clean: Storage, other: Storage, keys: list[str]) -> float:
     return float(np.mean(values))
 
 
-def run_demo(source: str | None = None, dest: str | None = None) -> dict[str, Any]:
+def run_demo(source: str | None = None, dest: str | None = None) -> RunSummary:
     # The embedded Prefect server would otherwise try to send telemetry from a demo meant to
     # run offline; an explicit setting in the environment still wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from flows.process_images import process_images
+    from aepipe.runtime.flow import process_images
 
     dest = dest or DEFAULT_DEST
     if source is not None:
@@ -67,7 +69,7 @@ def run_demo(source: str | None = None, dest: str | None = None) -> dict[str, An
     return summary
 
 
-def _print_summary(summary: dict[str, Any], outputs: str) -> None:
+def _print_summary(summary: RunSummary, outputs: str) -> None:
     print(f"images: {summary['counts']}")
     print(f"outputs: {outputs}")
     print(f"report:  {summary['report']}")

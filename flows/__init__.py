@@ -1,1 +1,1 @@
-"""Prefect flows: thin wrappers that put aepipe's library functions in order."""
+"""Prefect deployment entrypoints, loaded by file path (not installed with the package)."""

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from aepipe.metrics import psnr
 
-from aepipe.evaluation.metrics import psnr
 from aepipe.images.pixels import to_float
 from aepipe.training.data import load_rgb_images
 from aepipe.training.export import load_checkpoint

@@ -32,9 +32,9 @@ train() {  # NAME ARGS...: time-boxed; a crash in one run leaves the others goin
 }
 
 RUNS="unwatermark denoise aec-m"
-train unwatermark --model unet-unwatermark-s --task unwatermark --batch 32 --patch 128 \
+train unwatermark --model unwatermark-unet-s --task unwatermark --batch 32 --patch 128 \
   --lr 3e-4 --clip-grad 1.0 --seed 4 --init-from checkpoints/unwatermark-unet-s.pt &
-train denoise --model unet-denoise-s --task denoise --batch 32 --patch 128 --lr 5e-5 --seed 4 \
+train denoise --model denoise-unet-s --task denoise --batch 32 --patch 128 --lr 5e-5 --seed 4 \
   --init-from checkpoints/denoise-unet-s.pt &
 # The codec leg trains the 192-channel latent: aec-factorized-s's 96 channels cap its round trip
 # near 31 dB on Kodak24 even unquantised (docs/quality.md), below WebP at 1 bpp. The first lease

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aepipe.testing.seaweedfs import SeaweedServer
+from aepipe.tools.seaweedfs import SeaweedServer
 
 
 @pytest.fixture(scope="session")

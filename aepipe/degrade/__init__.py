@@ -4,7 +4,7 @@ Evaluation must degrade test images exactly as the benchmarks do, and training m
 same degradation, so both import these functions rather than keeping two copies.
 """
 
-from aepipe.degrade.noise import add_gaussian_noise
+from aepipe.degrade.noise import add_gaussian_noise, as_8bit, noisy_file
 from aepipe.degrade.resize import imresize, modcrop
 from aepipe.degrade.watermark import (
     HELDOUT_FONTS,
@@ -23,6 +23,8 @@ __all__ = [
     "WatermarkStyle",
     "add_gaussian_noise",
     "add_watermark",
+    "as_8bit",
     "imresize",
     "modcrop",
+    "noisy_file",
 ]

@@ -1,6 +1,6 @@
 """Image I/O: bytes -> native-dtype arrays + ImageInfo, and back, for the restoration runtime."""
 
-from aepipe.images.codec import (
+from aepipe.images.fileio import (
     DEFAULT_MAX_PIXELS,
     WRITABLE_FORMATS,
     DecodedImage,
@@ -13,10 +13,11 @@ from aepipe.images.codec import (
     written_format,
 )
 from aepipe.images.pixels import SUPPORTED_DTYPES, from_float, max_value, to_float
-from aepipe.images.sniff import READABLE_FORMATS, sniff_format
+from aepipe.images.sniff import IMAGE_SUFFIXES, READABLE_FORMATS, sniff_format
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
     "READABLE_FORMATS",
     "SUPPORTED_DTYPES",
     "WRITABLE_FORMATS",

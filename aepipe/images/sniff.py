@@ -10,6 +10,8 @@ from __future__ import annotations
 
 #: Formats decode reads, as Pillow names them. JPEG includes MPO (multi-picture JPEG).
 READABLE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "GIF", "BMP")
+#: File name suffixes of those formats, for folders listed by name (evaluation, training data).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".bmp"})
 
 _PREFIXES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
@@ -30,6 +30,9 @@ class ObjectInfo:
     key: str  # relative to the storage root, '/'-separated
     size: int  # bytes
     metadata: Mapping[str, str]  # user metadata (provenance, resume); keys are lowercase ascii
+    # Changes whenever the content may have (S3 ETag; local mtime and size). A version token,
+    # not part of what the object is: equality ignores it.
+    etag: str = field(default="", compare=False)
 
 
 class Storage(Protocol):
@@ -56,14 +59,6 @@ class Storage(Protocol):
 
     def head(self, key: str) -> ObjectInfo | None:
         """Return size and metadata, or None if missing."""
-        ...
-
-    def exists(self, key: str) -> bool:
-        """Whether the object exists."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Remove the object and its metadata; a missing object is fine."""
         ...
 
     def describe(self, key: str) -> str:

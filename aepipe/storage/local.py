@@ -95,20 +95,8 @@ class LocalStorage:
             raise StorageError(f"cannot stat {path}: {exc}") from exc
         if not stat.S_ISREG(st.st_mode):
             return None
-        return ObjectInfo(key=key, size=st.st_size, metadata=self._read_meta(key))
-
-    def exists(self, key: str) -> bool:
-        """Whether a regular file exists at the key."""
-        return self._path(key).is_file()
-
-    def delete(self, key: str) -> None:
-        """Remove the sidecar first, so a crash in between never leaves orphan provenance."""
-        path = self._path(key)
-        try:
-            self._meta_path(key).unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot delete {path}: {exc}") from exc
+        etag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+        return ObjectInfo(key=key, size=st.st_size, metadata=self._read_meta(key), etag=etag)
 
     def describe(self, key: str) -> str:
         """The absolute path of the key."""

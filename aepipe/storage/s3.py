@@ -97,17 +97,11 @@ class S3Storage:
         except ObjectNotFoundError:
             return None
         return ObjectInfo(
-            key=key, size=response["ContentLength"], metadata=response.get("Metadata", {})
+            key=key,
+            size=response["ContentLength"],
+            metadata=response.get("Metadata", {}),
+            etag=response.get("ETag", ""),
         )
-
-    def exists(self, key: str) -> bool:
-        """Whether HeadObject finds the object."""
-        return self.head(key) is not None
-
-    def delete(self, key: str) -> None:
-        """DeleteObject; S3 already treats a missing key as success."""
-        with _errors(self.describe(key)):
-            self._client.delete_object(Bucket=self.bucket, Key=self._s3_key(key))
 
     def describe(self, key: str) -> str:
         """``s3://bucket/prefix/key``."""

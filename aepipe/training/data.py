@@ -14,9 +14,8 @@ from pathlib import PurePosixPath
 import numpy as np
 from PIL import Image
 
+from aepipe.images import IMAGE_SUFFIXES
 from aepipe.storage import open_storage
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def load_rgb_images(location: str) -> list[np.ndarray]:

@@ -6,14 +6,27 @@
 Every export is verified, not assumed: ``onnx.checker`` (full check), then ONNX Runtime's
 output is compared with torch's on an input whose size differs from the traced one, and the
 export fails when they disagree by more than ``tolerance``.
+
+A generative autoencoder (VAE, VQ-VAE) is also written as its two halves, one zoo entry with
+three parts:
+
+    NAME.onnx          x -> x_hat (the whole model)
+    NAME.encoder.onnx  x -> (mu, logvar) | (indices, z_e)
+    NAME.decoder.onnx  z | indices -> x_hat
+
+The encoder's first output is what the decoder takes, so decoder(encoder(x)[0]) is the whole
+model's deterministic reconstruction; the runtime embeds with the encoder and generates with
+the decoder. Both halves carry the card and ``aepipe.part``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import onnx
@@ -21,9 +34,9 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from aepipe.models import create_model
-from aepipe.runtime.card import CARD_METADATA_KEY, ModelCard
-from aepipe.runtime.registry import file_sha256
+from aepipe.runtime.model.cache import file_sha256
+from aepipe.runtime.model.card import CARD_METADATA_KEY, PART_METADATA_KEY, WHOLE_MODEL, ModelCard
+from aepipe.training.networks import create_model
 
 PARITY_TOLERANCE = 1e-4
 Inputs = dict[str, torch.Tensor]
@@ -102,24 +115,68 @@ def export_onnx(model: nn.Module, card: ModelCard, path: Path) -> ExportResult:
     return export_verified(model, traced, check, {CARD_METADATA_KEY: card.to_json()}, path)
 
 
-def update_manifest(zoo: Path, result: ExportResult, card: ModelCard, default: bool) -> None:
-    """Add or replace the entry for ``card.name`` and task; one default per task and scale.
+@runtime_checkable
+class TwoPartModel(Protocol):
+    pad_multiple: int
 
-    A codec's encoder and decoder share a name: the task (compress/decompress) tells them apart.
-    """
+    def eval(self) -> nn.Module: ...
+
+    def export_parts(self) -> tuple[nn.Module, nn.Module]: ...
+
+    def latent_inputs(
+        self, n: int, height: int, width: int, generator: torch.Generator | None = None
+    ) -> Inputs: ...
+
+
+def export_parts(model: TwoPartModel, card: ModelCard, folder: Path) -> dict[str, ExportResult]:
+    """Write ``folder/NAME.encoder.onnx`` and ``folder/NAME.decoder.onnx``; results by part."""
+    model.eval()
+    encoder, decoder = model.export_parts()
+    multiple = card.pad_multiple
+    generator = torch.Generator().manual_seed(0)
+    traced_size, check_size = (2, 8 * multiple, 8 * multiple), (3, 5 * multiple, 7 * multiple)
+    parts = {
+        "encoder": (encoder, example_inputs(card, *traced_size), example_inputs(card, *check_size)),
+        "decoder": (
+            decoder,
+            model.latent_inputs(*traced_size, generator=generator),
+            model.latent_inputs(*check_size, generator=generator),
+        ),
+    }
+    return {
+        part: export_verified(
+            module,
+            traced,
+            check,
+            {CARD_METADATA_KEY: card.to_json(), PART_METADATA_KEY: part},
+            folder / f"{card.name}.{part}.onnx",
+        )
+        for part, (module, traced, check) in parts.items()
+    }
+
+
+def update_manifest(
+    zoo: Path, card: ModelCard, parts: Mapping[str, ExportResult], default: bool
+) -> None:
+    """Add or replace the entry named ``card.name`` (one entry, whatever its parts); with
+    ``default``, it becomes the only default of its task and scale."""
     manifest = zoo / "manifest.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
-    key = (card.name, card.task)
-    models = [m for m in data["models"] if (m["card"]["name"], m["card"]["task"]) != key]
+    models = [m for m in data["models"] if m["card"]["name"] != card.name]
     if default:  # one default per task and scale (superres has one per factor)
         for m in models:
             if (m["card"]["task"], m["card"]["scale"]) == (card.task, card.scale):
                 m["default"] = False
-    entry = {"file": result.path.name, "sha256": result.sha256, "default": default}
-    models.append(
-        {**entry, "parity_max_abs_diff": result.max_abs_diff, "card": json.loads(card.to_json())}
-    )
-    data["models"] = sorted(models, key=lambda m: (m["card"]["name"], m["card"]["task"]))
+    files = {
+        name: {
+            "file": result.path.name,
+            "sha256": result.sha256,
+            "parity_max_abs_diff": result.max_abs_diff,
+        }
+        for name, result in parts.items()
+    }
+    models.append({"default": default, "parts": files, "card": json.loads(card.to_json())})
+    data["models"] = sorted(models, key=lambda m: m["card"]["name"])
     manifest.write_text(json.dumps(data, indent=2) + "\n")
 
 
@@ -200,10 +257,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     model, config = load_checkpoint(args.checkpoint)
     card = card_for(model, config, args)
-    result = export_onnx(model, card, args.zoo / f"{args.name}.onnx")
-    update_manifest(args.zoo, result, card, args.default)
+    parts = {WHOLE_MODEL: export_onnx(model, card, args.zoo / f"{args.name}.onnx")}
+    if isinstance(model, TwoPartModel):  # VAE, VQ-VAE: the encoder and decoder as files too
+        parts |= export_parts(model, card, args.zoo)
+    update_manifest(args.zoo, card, parts, args.default)
     save_weights(model, config, args.weights / f"{args.name}.pt")
-    print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")
+    for result in parts.values():
+        print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")
 
 
 if __name__ == "__main__":

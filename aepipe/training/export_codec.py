@@ -22,10 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from aepipe.codec.entropy import EntropyTables
-from aepipe.codec.model import ENTROPY_METADATA_KEY
-from aepipe.models.compression import FactorizedCompressor
-from aepipe.runtime.card import CARD_METADATA_KEY, ModelCard
+from aepipe.runtime.codec.entropy import EntropyTables
+from aepipe.runtime.codec.learned import ENTROPY_METADATA_KEY
+from aepipe.runtime.model.card import CARD_METADATA_KEY, PART_METADATA_KEY, ModelCard
 from aepipe.training.export import (
     ExportResult,
     Inputs,
@@ -36,7 +35,7 @@ from aepipe.training.export import (
     save_weights,
     update_manifest,
 )
-from aepipe.training.export_parts import PART_METADATA_KEY
+from aepipe.training.networks.compression import FactorizedCompressor
 
 PART_TASKS = {"encoder": "compress", "decoder": "decompress"}
 #: Symbol values searched for each channel's support, and the mass left to the escape symbol.
@@ -152,8 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.checkpoint}: {config['model']} is not a compressive autoencoder")
     card = card_for(model, config, args)
     results = export_codec(model, card, args.zoo)
-    for part, result in results.items():
-        update_manifest(args.zoo, result, part_card_of(card, part), args.default)
+    update_manifest(args.zoo, card, results, args.default)
+    for result in results.values():
         print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")
     save_weights(model, config, args.weights / f"{args.name}.pt")
 

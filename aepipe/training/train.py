@@ -1,6 +1,6 @@
 """Train a registered network on random patches, with checkpoints that resume exactly.
 
-    python -m aepipe.training.train --model unet-denoise-s --task denoise \
+    python -m aepipe.training.train --model denoise-unet-s --task denoise \
         --data ../shared/data/CBSD432 --out runs/denoise --steps 20000
     python -m aepipe.training.train --model ae-vae --task reconstruct \
         --data ../shared/data/CBSD432 --out runs/ae-vae --steps 20000
@@ -28,15 +28,17 @@ import torch
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from torch import nn
 
-from aepipe.models import create_model
-from aepipe.models.losses import (
+from aepipe.metrics import psnr_from_mse
+from aepipe.parameters import add_arguments, from_namespace, option
+from aepipe.training.data import PatchSampler, center_crops, load_rgb_images, split_holdout
+from aepipe.training.networks import create_model
+from aepipe.training.networks.losses import (
     INPUT_AWARE_LOSSES,
     RECONSTRUCTION_LOSSES,
     model_inputs,
     training_loss,
 )
-from aepipe.training.data import PatchSampler, center_crops, load_rgb_images, split_holdout
-from aepipe.training.degradations import (
+from aepipe.training.task_batches import (
     Degradation,
     GaussianNoise,
     ModelInputs,
@@ -60,32 +62,33 @@ DEGRADATIONS: dict[str, Degradation] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    model: str
-    task: str
-    data: str
-    out: str
-    steps: int = 20_000
-    batch: int = 16  # 16 x 64² patches: ~60 steps/min for the 1M-param U-Net on 2 idle cores
-    patch: int = 64
-    lr: float = 2e-4
-    min_lr: float = 1e-6
-    weight_decay: float = 1e-4
-    seed: int = 0
-    threads: int = 2
-    holdout: int = 8  # last N training images validate; test sets are never touched
-    val_every: int = 500
-    val_sigma: float = 25.0
-    # l1 | l2 | charbonnier | l1-changed; families with their own objective ignore it
-    loss: str = "l1"
-    init_from: str = ""  # weights-only checkpoint to start from (fine-tuning a shipped model)
-    clip_grad: float = 0.0  # max gradient norm (0: off); GDN codecs spike without it
-    device: str = "auto"  # auto: CUDA when torch sees a GPU, else CPU
-    # time budget (wall-clock seconds inside training steps; validation is not counted): >0 runs
-    # the schedule on time instead of steps (``steps`` is then a cap), so a run fits a lease on
-    # a borrowed GPU and still ends with its learning rate decayed
-    minutes: float = 0.0
+    model: str = option("registered network name (aepipe.training.networks)")
+    task: str = option("what the network learns", choices=tuple(DEGRADATIONS))
+    data: str = option("folder or s3:// prefix of clean training images")
+    out: str = option("run folder: last.pt (resumable) and log.jsonl")
+    steps: int = option("optimiser steps (a cap when --minutes is given)", 20_000)
+    batch: int = option("patches per step (16 x 64²: ~60 steps/min for 1M params, 2 cores)", 16)
+    patch: int = option("patch side in pixels", 64)
+    lr: float = option("peak learning rate (cosine decay after a 1% warm-up)", 2e-4)
+    min_lr: float = option("learning rate at the end of the schedule", 1e-6)
+    weight_decay: float = option("AdamW weight decay", 1e-4)
+    seed: int = option("seed of sampling, degradations and initialisation", 0)
+    threads: int = option("torch CPU threads", 2)
+    holdout: int = option("last N training images validate (test sets are never touched)", 8)
+    val_every: int = option("validate, log and checkpoint every N steps", 500)
+    val_sigma: float = option("denoise: σ of the validation noise (0–255)", 25.0)
+    loss: str = option(
+        "l1 | l2 | charbonnier | l1-changed (families with their own objective ignore it)", "l1"
+    )
+    init_from: str = option("weights-only checkpoint to start from (fine-tuning)", "")
+    clip_grad: float = option("max gradient norm, 0: off (GDN codecs spike without it)", 0.0)
+    device: str = option("auto: CUDA when torch sees a GPU, else CPU; or a torch device", "auto")
+    # Wall-clock seconds inside training steps (validation is not counted): > 0 runs the
+    # schedule on time instead of steps, so a run fits a lease on a borrowed GPU and still
+    # ends with its learning rate decayed.
+    minutes: float = option("time budget in minutes for the schedule (0: by steps)", 0.0)
 
 
 def cosine_lr(config: TrainConfig, progress: float) -> float:
@@ -106,8 +109,7 @@ def resolve_device(name: str) -> torch.device:
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of images in [0, 1] (outputs clipped as they will be at run time)."""
-    mse = torch.mean((a.clamp(0, 1) - b) ** 2).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
+    return psnr_from_mse(torch.mean((a.clamp(0, 1) - b) ** 2).item())
 
 
 class Trainer:
@@ -270,20 +272,10 @@ def _upscaled_like(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return nn.functional.interpolate(x, size=target.shape[-2:], mode="bicubic")
 
 
-FIELD_TYPES = {"int": int, "float": float, "str": str}
-
-
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser = argparse.ArgumentParser(prog="aepipe train", description=__doc__.split("\n\n")[0])
-    for field in dataclasses.fields(TrainConfig):
-        required = field.default is dataclasses.MISSING
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}",
-            type=FIELD_TYPES[str(field.type)],
-            required=required,
-            default=None if required else field.default,
-        )
-    return TrainConfig(**vars(parser.parse_args(argv)))
+    add_arguments(parser, TrainConfig)
+    return from_namespace(TrainConfig, parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> None:

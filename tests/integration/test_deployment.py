@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 # A loopback port picker (its port + 10000 is free too, which does no harm here).
-from aepipe.testing.seaweedfs import free_ports
+from aepipe.tools.seaweedfs import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -15,12 +15,12 @@ import torch
 from imagefactory import save
 from test_families import assert_learns, smooth_images, train
 
-from aepipe.codec.entropy import encode_symbols
-from aepipe.codec.model import load_codec
 from aepipe.images import decode
-from aepipe.models import create_model
+from aepipe.runtime.codec.entropy import encode_symbols
+from aepipe.runtime.codec.learned import load_codec
 from aepipe.training.export import load_checkpoint
 from aepipe.training.export_codec import rate_tables
+from aepipe.training.networks import create_model
 
 pytestmark = pytest.mark.train
 

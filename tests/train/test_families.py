@@ -20,13 +20,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from aepipe.models import MODELS, create_model
-from aepipe.models.contractive import jacobian_frobenius_estimate
-from aepipe.models.losses import training_loss
-from aepipe.models.vqvae import code_usage
-from aepipe.runtime.card import ModelCard
-from aepipe.training.export import PARITY_TOLERANCE, export_onnx
-from aepipe.training.export_parts import PART_METADATA_KEY, export_parts
+from aepipe.runtime.model.card import PART_METADATA_KEY, ModelCard
+from aepipe.training.export import PARITY_TOLERANCE, export_onnx, export_parts
+from aepipe.training.networks import MODELS, create_model
+from aepipe.training.networks.contractive import jacobian_frobenius_estimate
+from aepipe.training.networks.losses import training_loss
+from aepipe.training.networks.vqvae import code_usage
 from aepipe.training.train import TrainConfig, Trainer, cosine_lr
 
 pytestmark = pytest.mark.train
@@ -98,7 +97,7 @@ def test_a_few_steps_lower_the_loss(name: str, batch: torch.Tensor) -> None:
 
 def test_models_without_their_own_loss_keep_l1_reconstruction() -> None:
     torch.manual_seed(0)
-    unet = create_model("unet-denoise-s")
+    unet = create_model("denoise-unet-s")
     inputs = {"x": smooth_images(1, 16, 16), "noise_level": torch.full((1, 1, 1, 1), 0.1)}
     target = smooth_images(1, 16, 16, seed=1)
     loss, terms = training_loss(unet, inputs, target)

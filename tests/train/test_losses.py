@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from aepipe.models.losses import RECONSTRUCTION_LOSSES, changed_weighted_l1, charbonnier
+from aepipe.training.networks.losses import RECONSTRUCTION_LOSSES, changed_weighted_l1, charbonnier
 from aepipe.training.train import Trainer, parse_args
 
 pytestmark = pytest.mark.train
@@ -33,7 +33,7 @@ def test_unknown_loss_is_refused_before_any_work(tmp_path):
     config = parse_args(
         [
             "--model",
-            "srnet-x2",
+            "sr-x2-srnet",
             "--task",
             "superres-x2",
             "--data",

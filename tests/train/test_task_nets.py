@@ -15,17 +15,21 @@ import torch
 from PIL import Image
 
 from aepipe.degrade import imresize
-from aepipe.models import create_model
-from aepipe.models.losses import training_loss
-from aepipe.runtime.card import ModelCard
-from aepipe.training.degradations import GaussianNoise, Watermark, fixed_noise
+from aepipe.runtime.model.card import ModelCard
 from aepipe.training.export import PARITY_TOLERANCE, export_onnx
+from aepipe.training.networks import create_model
+from aepipe.training.networks.losses import training_loss
+from aepipe.training.task_batches import GaussianNoise, Watermark, fixed_noise
 from aepipe.training.train import DEGRADATIONS
 
 pytestmark = pytest.mark.train
 
 SAMPLES = Path(__file__).resolve().parents[2] / "aepipe" / "samples"
-TASKS = {"srnet-x2": "superres-x2", "srnet-x4": "superres-x4", "unet-unwatermark-s": "unwatermark"}
+TASKS = {
+    "sr-x2-srnet": "superres-x2",
+    "sr-x4-srnet": "superres-x4",
+    "unwatermark-unet-s": "unwatermark",
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +68,7 @@ def test_a_few_steps_lower_the_loss(name: str, clean: torch.Tensor) -> None:
 
 @pytest.mark.parametrize("scale", [2, 4])
 def test_srnet_output_is_input_times_scale(scale: int) -> None:
-    model = create_model(f"srnet-x{scale}")
+    model = create_model(f"sr-x{scale}-srnet")
     assert (model.scale, model.pad_multiple, model.in_channels) == (scale, 1, 3)
     assert not model.noise_level_input
     assert sum(p.numel() for p in model.parameters()) < 300_000
@@ -135,7 +139,7 @@ def test_watermark_degradation_returns_the_true_alpha(clean: torch.Tensor) -> No
 
 def test_matte_remover_inverts_a_known_blend() -> None:
     """Given the true alpha and colour, unblending returns the photo; with none, the input."""
-    model = create_model("unet-unwatermark-s")
+    model = create_model("unwatermark-unet-s")
     photo, colour = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     alpha = torch.rand(1, 1, 8, 8) * 0.8
     marked = (1 - alpha) * photo + alpha * colour
@@ -150,7 +154,7 @@ def test_matte_remover_starts_near_the_identity(clean: torch.Tensor) -> None:
     """An untrained remover changes no pixel by more than ~1/255: it cannot start by repainting."""
     torch.manual_seed(0)
     with torch.no_grad():
-        assert (create_model("unet-unwatermark-s")(clean) - clean).abs().max() < 1.5 / 255
+        assert (create_model("unwatermark-unet-s")(clean) - clean).abs().max() < 1.5 / 255
 
 
 @pytest.mark.slow

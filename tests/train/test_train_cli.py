@@ -8,7 +8,7 @@ import pytest
 from imagefactory import save
 
 from aepipe.cli import main
-from aepipe.runtime.card import ModelCard
+from aepipe.runtime.model.card import ModelCard
 
 pytestmark = [pytest.mark.train, pytest.mark.integration, pytest.mark.slow]
 
@@ -20,7 +20,14 @@ def test_train_resume_and_export_from_s3(s3_env, s3_bucket, tmp_path, capsys):
         image = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
         client.put_object(Bucket=s3_bucket, Key=f"photos/{i}.png", Body=save(image))
     run = tmp_path / "run"
-    common = ["--model", "srnet-x2", "--task", "superres-x2", "--data", f"s3://{s3_bucket}/photos"]
+    common = [
+        "--model",
+        "sr-x2-srnet",
+        "--task",
+        "superres-x2",
+        "--data",
+        f"s3://{s3_bucket}/photos",
+    ]
     common += ["--out", str(run), "--batch", "2", "--patch", "16", "--holdout", "1"]
     common += ["--threads", "1", "--val-every", "2"]
     assert main(["train", *common, "--steps", "2"]) == 0
@@ -38,7 +45,7 @@ def test_train_resume_and_export_from_s3(s3_env, s3_bucket, tmp_path, capsys):
         "sr-test",
         "superres",
         2,
-        "srnet-x2",
+        "sr-x2-srnet",
     )
-    assert entry["parity_max_abs_diff"] < 1e-4
+    assert entry["parts"]["model"]["parity_max_abs_diff"] < 1e-4
     assert (tmp_path / "weights" / "sr-test.pt").exists()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aepipe.runtime.providers import CPU, CUDA, TENSORRT, select_providers
+from aepipe.runtime.model.providers import CPU, CUDA, TENSORRT, select_providers
 
 ALL = [TENSORRT, CUDA, CPU]
 

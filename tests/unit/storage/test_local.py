@@ -32,7 +32,7 @@ def test_open_storage_gives_local_storage(tmp_path: Path) -> None:
 def test_round_trip_creates_root_and_folders(store: LocalStorage) -> None:
     store.write("a/b/c.bin", b"\x00payload")
     assert store.read("a/b/c.bin") == b"\x00payload"
-    assert store.exists("a/b/c.bin")
+    assert store.head("a/b/c.bin") is not None
     assert store.describe("a/b/c.bin") == str(store.root / "a" / "b" / "c.bin")
     store.write("a/b/c.bin", b"new")
     assert store.read("a/b/c.bin") == b"new"
@@ -60,15 +60,14 @@ def test_metadata_round_trip_and_replacement(store: LocalStorage) -> None:
 def test_metadata_s3_would_mangle_is_refused(store: LocalStorage, metadata: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="metadata"):
         store.write("k", b"", metadata)
-    assert not store.exists("k")
+    assert store.head("k") is None
 
 
 def test_missing_objects(store: LocalStorage) -> None:
     assert store.head("nope") is None
-    assert not store.exists("nope")
+    assert store.head("nope") is None
     with pytest.raises(ObjectNotFoundError, match=str(store.root / "nope")):
         store.read("nope")
-    store.delete("nope")  # missing is fine
 
 
 def test_folders_and_paths_under_files_are_not_objects(store: LocalStorage) -> None:
@@ -79,13 +78,6 @@ def test_folders_and_paths_under_files_are_not_objects(store: LocalStorage) -> N
         store.read("dir")
     with pytest.raises(ObjectNotFoundError):
         store.read("dir/file/below")
-
-
-def test_delete_removes_data_and_metadata(store: LocalStorage) -> None:
-    store.write("a/x", b"1", {"k": "v"})
-    store.delete("a/x")
-    assert not store.exists("a/x")
-    assert not (store.root / ".aepipe-meta" / "a" / "x.json").exists()
 
 
 def test_read_errors_name_the_path(store: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,8 +98,6 @@ def test_every_operation_refuses_unsafe_keys(store: LocalStorage, key: str) -> N
         lambda: store.read(key),
         lambda: store.write(key, b"x"),
         lambda: store.head(key),
-        lambda: store.exists(key),
-        lambda: store.delete(key),
         lambda: store.describe(key),
     ):
         with pytest.raises(UnsafeKeyError, match="unsafe storage key"):
@@ -203,7 +193,7 @@ def test_crash_on_first_write_leaves_no_file(
     _crash_on_replace(monkeypatch)
     with pytest.raises(SimulatedCrash):
         store.write("a/img.png", b"partial")
-    assert not store.exists("a/img.png")
+    assert store.head("a/img.png") is None
     assert list(store.list()) == []
     assert os.listdir(store.root / "a") == []
 

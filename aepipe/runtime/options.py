@@ -1,0 +1,122 @@
+"""The one definition of a run: every option ``aepipe run`` and the ``process_images`` flow take.
+
+Three groups, by who reads them:
+
+- :class:`TaskOptions`: what to do with each image (task, model, tiling); ``build_task`` reads it;
+- :class:`ChunkOptions`: how a chunk of keys is processed (resume, output format, I/O);
+  ``process_chunk`` reads it;
+- :class:`RunOptions`: both, plus where the images are and how the run is split into chunks.
+
+Each field is declared once with :func:`aepipe.parameters.option`; the CLI's flags and the flow's
+parameters (and so a deployment's form in Prefect's UI) are generated from these fields. To add
+an option, add a field to the group whose reader needs it, and read it there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aepipe.errors import AepipeError
+from aepipe.images import DEFAULT_MAX_PIXELS, WRITABLE_FORMATS
+from aepipe.parameters import option
+from aepipe.runtime.tasks.names import TaskName
+from aepipe.storage import Storage, check_no_overlap, open_storage
+
+
+class OptionError(AepipeError, ValueError):
+    """An option value that cannot work (named, with the accepted range)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskOptions:
+    """What each image goes through: the task, its model and how the model is tiled."""
+
+    task: TaskName = option("what to do with each image", choices=tuple(TaskName))
+    model: str | None = option(
+        "registry name, .onnx path or s3:// URI (default: the task's shipped model)", None
+    )
+    noise_level: float | None = option(
+        "denoise: σ on the 0–255 scale; estimated per image when absent", None
+    )
+    scale: int | None = option("superres: upscaling factor", None, choices=(2, 4))
+    rate: int | None = option("compress: rate point, 0 = smallest files (default: middle)", None)
+    anchors: bool = option(
+        "compress: JPEG/WebP PSNR at the same bpp in each row (~16 extra encodes)", True
+    )
+    tile: int | None = option("tile side in pixels (0: whole image; default: the model's)", None)
+    overlap: int | None = option("pixels blended between tiles (default: the model's)", None)
+    batch_size: int = option("tiles per model call", 4)
+    self_ensemble: bool = option(
+        "restoration: average the model over 8 flips/rotations (better, 8x slower)", False
+    )
+    threads: int = option("ONNX Runtime threads per model (0: OMP_NUM_THREADS or all)", 0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task", TaskName(self.task))
+        _at_least(self, batch_size=1, threads=0)
+        if self.tile is not None:
+            _at_least(self, tile=0)
+        if self.overlap is not None:
+            _at_least(self, overlap=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChunkOptions:
+    """How a chunk of keys is processed: what counts as done, what is written, I/O width."""
+
+    overwrite: bool = option("redo images whose output already exists with this provenance", False)
+    dry_run: bool = option("plan only: rows say what would be done; nothing is written", False)
+    max_pixels: int = option(
+        "refuse images with more pixels than this (decompression-bomb guard)", DEFAULT_MAX_PIXELS
+    )
+    format: str | None = option(
+        "write images in this format (default: the input's)",
+        None,
+        choices=WRITABLE_FORMATS,
+        flag="--format",
+    )
+    jpeg_quality: int = option("quality of JPEG outputs (1–100)", 95)
+    io_threads: int = option("concurrent reads and writes per chunk (hides S3 latency)", 8)
+    read_ahead: int = option("images fetched ahead of the model (bounds memory)", 4)
+
+    def __post_init__(self) -> None:
+        _at_least(self, max_pixels=1, io_threads=1, read_ahead=0)
+        if not 1 <= self.jpeg_quality <= 100:
+            raise OptionError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions(ChunkOptions, TaskOptions):
+    """A whole run: the task and chunk options, where the images are, how keys are split."""
+
+    source: str = option("local folder or s3://bucket/prefix to read", positional=True)
+    dest: str = option("local folder or s3://bucket/prefix to write", positional=True)
+    glob: str | None = option("only keys matching, e.g. '**/*.png'", None)
+    limit: int | None = option("process at most N images", None)
+    chunk_size: int = option("images per Prefect task", 32)
+    chunks_in_flight: int = option(
+        "chunk tasks submitted ahead of their results (raise with the task runner's workers)", 4
+    )
+    endpoint_url: str | None = option("S3 endpoint (default: AWS_ENDPOINT_URL / AWS)", None)
+
+    def __post_init__(self) -> None:
+        TaskOptions.__post_init__(self)
+        ChunkOptions.__post_init__(self)
+        _at_least(self, chunk_size=1, chunks_in_flight=1)
+        if self.limit is not None:
+            _at_least(self, limit=0)
+
+    def storages(self) -> tuple[Storage, Storage]:
+        """The source and destination, refused when one lies inside the other."""
+        check_no_overlap(self.source, self.dest)
+        return (
+            open_storage(self.source, endpoint_url=self.endpoint_url),
+            open_storage(self.dest, endpoint_url=self.endpoint_url),
+        )
+
+
+def _at_least(options: object, **minimums: int) -> None:
+    for name, minimum in minimums.items():
+        value = getattr(options, name)
+        if value < minimum:
+            raise OptionError(f"{name} must be at least {minimum}, got {value}")

@@ -1,0 +1,34 @@
+"""Which keys a run reads, which outputs it writes, and how keys are grouped into chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from posixpath import splitext
+
+from aepipe.runtime.reports.writer import REPORTS_PREFIX
+from aepipe.storage import Storage
+
+
+def input_keys(source: Storage, glob: str | None, limit: int | None) -> Iterator[str]:
+    """Keys to process, streamed: reports a previous run left in the source are not inputs."""
+    keys = (k for k in source.list(glob) if not is_report_key(k))
+    return islice(keys, limit) if limit is not None else keys
+
+
+def output_key(source_key: str, extension: str) -> str:
+    """Same relative key and stem as the input, with the output format's extension."""
+    return splitext(source_key)[0] + extension
+
+
+def is_report_key(key: str) -> bool:
+    return key == REPORTS_PREFIX or key.startswith(REPORTS_PREFIX + "/")
+
+
+def chunked(keys: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Group a (possibly endless, streamed) iterable of keys into lists of ``size``."""
+    if size < 1:
+        raise ValueError(f"chunk size must be >= 1, got {size}")
+    iterator = iter(keys)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -1,0 +1,138 @@
+"""``compress`` (image -> ``.aec``) and ``decompress`` (``.aec`` -> PNG) as pipeline tasks.
+
+A compress row says what the file cost and what it kept: bytes, bpp, PSNR/MS-SSIM of the
+decoded result (decoded from the written bytes, so the figure is what a reader will get) and
+the PSNR that JPEG and WebP reach on the same image at the same bpp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from posixpath import splitext
+
+from aepipe.errors import ImageTooLargeError, ModelError
+from aepipe.images import (
+    DecodedImage,
+    ImageInfo,
+    extension_for,
+    from_float,
+    to_float,
+    written_format,
+)
+from aepipe.metrics.error import reconstruction_error
+from aepipe.metrics.msssim import ms_ssim
+from aepipe.runtime.codec.anchors import psnr_at_bpp
+from aepipe.runtime.codec.learned import LearnedCodec, load_codec, read_header
+from aepipe.runtime.options import ChunkOptions
+from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
+from aepipe.runtime.tasks.names import TaskName
+
+AEC_EXTENSION = ".aec"
+ANCHOR_CODECS = ("jpeg", "webp")
+
+
+@dataclass
+class CompressTask(ImageIO):
+    """Codes each image at rate point ``rate``; rows compare it with JPEG/WebP at equal bpp."""
+
+    codec: LearnedCodec
+    rate: int
+    anchors: bool = True
+    name: TaskName = TaskName.COMPRESS
+
+    @property
+    def provenance(self) -> Mapping[str, str]:
+        params = {"task": str(self.name), "rate": self.rate}
+        return provenance_of(self.codec.fingerprint, params)
+
+    @property
+    def runtime(self) -> TaskRuntime:
+        encoder = self.codec.encoder
+        return TaskRuntime(self.codec.name, encoder.providers if encoder else [])
+
+    def apply(self, image: DecodedImage) -> TaskOutput:
+        data = self.codec.compress(image, self.rate)
+        decoded = self.codec.decompress(data)
+        pixels = image.info.width * image.info.height
+        bpp = 8 * len(data) / pixels
+        fields: dict[str, object] = {
+            "rate": self.rate,
+            "bpp": round(bpp, 5),
+            "ms_ssim": round(ms_ssim(image.pixels, decoded.pixels), 6),
+        }
+        if self.anchors:
+            fields.update(_anchor_fields(image, decoded, bpp))
+        return TaskOutput(decoded.pixels, decoded.alpha, fields, payload=data)
+
+    def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
+        assert output.payload is not None  # apply always sets it
+        return output.payload
+
+    def output_extension(self, info: ImageInfo, options: ChunkOptions) -> str:
+        return AEC_EXTENSION
+
+    def predicted_extension(self, key: str, options: ChunkOptions) -> str | None:
+        return AEC_EXTENSION
+
+
+def _anchor_fields(image: DecodedImage, decoded: DecodedImage, bpp: float) -> dict[str, object]:
+    """PSNR of JPEG and WebP at this bpp, and how far the learned codec is above each.
+
+    Anchors code the 8-bit RGB view of the image (gray replicated), which is also what the
+    codec's PSNR is measured against for 8-bit inputs.
+    """
+    rgb = from_float(to_float(image.pixels), "uint8")
+    if rgb.shape[2] == 1:
+        rgb = rgb.repeat(3, axis=2)
+    ours = reconstruction_error(image.pixels, decoded.pixels)[1]
+    fields: dict[str, object] = {}
+    for codec in ANCHOR_CODECS:
+        anchor = psnr_at_bpp(rgb, codec, bpp)
+        fields[f"{codec}_psnr_at_bpp"] = None if anchor is None else round(anchor, 3)
+        fields[f"gain_vs_{codec}_db"] = None if anchor is None else round(ours - anchor, 3)
+    return fields
+
+
+@dataclass
+class DecompressTask(ImageIO):
+    """Decodes ``.aec`` streams with the model each header names (or the one given)."""
+
+    model: str | None = None
+    threads: int = 0
+    name: TaskName = TaskName.DECOMPRESS
+    _codecs: dict[str, LearnedCodec] = field(default_factory=dict, repr=False)
+
+    @property
+    def provenance(self) -> Mapping[str, str]:
+        model = self.model or "named-by-stream"
+        return provenance_of(model, {"task": str(self.name)})
+
+    @property
+    def runtime(self) -> TaskRuntime:
+        providers = sorted({p for c in self._codecs.values() for p in c.decoder.providers})
+        return TaskRuntime(self.model or sorted(self._codecs), providers)
+
+    def read(self, data: bytes, key: str, max_pixels: int) -> DecodedImage:
+        header = read_header(data, key)
+        if header.width * header.height > max_pixels:
+            size = f"{header.width}x{header.height}"
+            raise ImageTooLargeError(key, f"{size} is more than the {max_pixels}-pixel limit")
+        return self._codec(header.model_name).decompress(data, key)
+
+    def apply(self, image: DecodedImage) -> TaskOutput:
+        return TaskOutput(image.pixels, image.alpha, compare_to_input=False)
+
+    def predicted_extension(self, key: str, options: ChunkOptions) -> str | None:
+        if splitext(key)[1].lower() != AEC_EXTENSION:
+            return None
+        return extension_for(written_format("PNG", options.format))
+
+    def _codec(self, name: str) -> LearnedCodec:
+        spec = self.model or name
+        if spec not in self._codecs:
+            try:
+                self._codecs[spec] = load_codec(spec, with_encoder=False, threads=self.threads)
+            except ModelError as error:
+                raise ModelError(f"stream needs codec {name!r}: {error}") from None
+        return self._codecs[spec]

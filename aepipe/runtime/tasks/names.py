@@ -1,0 +1,23 @@
+"""The tasks ``--task`` can name: one table, so no module spells a task as a bare string."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskName(StrEnum):
+    IDENTITY = "identity"  # the tiling path with no model: the pipeline's test double
+    DENOISE = "denoise"
+    UNWATERMARK = "unwatermark"
+    SUPERRES = "superres"
+    COMPRESS = "compress"  # image -> .aec with the learned codec
+    DECOMPRESS = "decompress"  # .aec -> PNG with the codec its header names
+    ANOMALY = "anomaly"
+
+
+#: Image-to-image tasks served by one tiled ONNX model each (``RestoreTask``).
+RESTORATION_TASKS = (TaskName.DENOISE, TaskName.UNWATERMARK, TaskName.SUPERRES)
+#: The learned codec's two directions; their models are one zoo entry with two parts.
+CODEC_TASKS = (TaskName.COMPRESS, TaskName.DECOMPRESS)
+#: Named in the CLI, refused at run time with a clear message until they ship.
+PLANNED_TASKS = (TaskName.ANOMALY,)

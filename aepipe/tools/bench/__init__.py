@@ -1,0 +1,165 @@
+"""``aepipe bench``: how fast the shipped denoiser and the pipeline around it really are.
+
+One run measures, with the same thread count throughout:
+
+1. model inference MP/s, ONNX Runtime (CPU) vs torch eager on the same weights
+   (:mod:`aepipe.tools.bench.models`);
+2. pipeline throughput on synthetic photos: inference only, then end to end from local folders
+   and from a SeaweedFS server it starts itself (:mod:`aepipe.tools.bench.pipeline`);
+3. the learned codec on the same photos: whole compress/decompress MP/s, and entropy coding
+   alone in MB/s of latent symbols with its share of those calls (:mod:`.compress`).
+
+Speed goals are checked here, by measurement on a named machine, never by timed unit tests.
+torch is optional: without it the torch row says why it is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from aepipe.runtime.model.card import ModelCard
+from aepipe.runtime.options import TaskOptions
+from aepipe.runtime.tasks.build import build_task
+from aepipe.runtime.tasks.restore import resolved_tiling
+from aepipe.tools.bench.compress import bench_codec
+from aepipe.tools.bench.models import TASK, bench_models, default_model
+from aepipe.tools.bench.options import BenchOptions
+from aepipe.tools.bench.pipeline import (
+    flow_end_to_end,
+    inference_only,
+    local_end_to_end,
+    s3_end_to_end,
+    synthetic_pngs,
+)
+from aepipe.tools.bench.report import BenchReport, entropy_line, summary_line
+from aepipe.tools.bench.timing import BenchError, Timing, megapixels
+from aepipe.tools.machine import load_average, machine_info, usable_cpus
+
+__all__ = ["BenchError", "BenchOptions", "BenchReport", "run_bench"]
+
+
+def _stderr(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> BenchReport:
+    """Run every measurement ``options`` asks for; progress and results go to ``log``."""
+    threads = options.threads or usable_cpus()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_before = load_average()
+    model, sha256, path = default_model(threads)
+    tile, overlap = _tiling(options, model.card)
+    log(f"model inference (threads: {threads}), {options.repeats} samples per engine and shape")
+    models, weights = bench_models(model, path, threads, tile, options.batch_size, options.repeats)
+    for timing in models:
+        log(summary_line(timing))
+    task_options = TaskOptions(
+        task=TASK, tile=tile, overlap=overlap, batch_size=options.batch_size, threads=threads
+    )
+    log(f"encoding {options.images} synthetic {options.size}x{options.size} PNGs")
+    pngs = synthetic_pngs(options.images, options.size)
+    pipeline, pipeline_info = _bench_pipeline(options, pngs, task_options, log)
+    codec: list[Timing] = []
+    codec_info: dict[str, Any] = {}
+    if not options.skip_codec:
+        codec, codec_info = _bench_codec(pngs, options.repeats, threads, log)
+    info = {
+        "model": model.card.name,
+        "model_sha256": sha256,
+        "model_providers": model.providers,
+        "torch_weights": weights,
+        "tile": tile,
+        "overlap": overlap,
+        **pipeline_info,
+    }
+    return BenchReport(
+        date=date,
+        options=asdict(options),
+        threads=threads,
+        machine=machine_info(),
+        load_before=load_before,
+        load_after=load_average(),
+        info=info,
+        models=models,
+        pipeline=pipeline,
+        codec=codec,
+        codec_info=codec_info,
+    )
+
+
+def _tiling(options: BenchOptions, card: ModelCard) -> tuple[int, int]:
+    """(tile, overlap) as ``aepipe run`` would resolve them, refused if they cannot tile."""
+    tile, overlap = resolved_tiling(TaskOptions(task=TASK, tile=options.tile), card)
+    if tile <= 2 * overlap:
+        raise BenchError(f"--tile {tile} must exceed twice the model's tile overlap ({overlap})")
+    return tile, overlap
+
+
+def _bench_pipeline(
+    options: BenchOptions,
+    pngs: Mapping[str, bytes],
+    task_options: TaskOptions,
+    log: Callable[[str], None],
+) -> tuple[list[Timing], dict[str, Any]]:
+    task = build_task(task_options)
+    work = megapixels(options.size, options.size, options.images)
+    repeats = options.repeats
+    with tempfile.TemporaryDirectory(prefix="aepipe-bench-") as tmp:
+        workdir = Path(tmp)
+        steps: list[tuple[str, Callable[[], Timing]]] = [
+            ("inference only", partial(inference_only, task, pngs, repeats)),
+            ("local e2e", partial(local_end_to_end, task, pngs, workdir, work, repeats)),
+        ]
+        if not options.skip_s3:
+            steps.append(("S3 e2e", partial(s3_end_to_end, task, pngs, work, repeats)))
+        if options.flow:  # reads the input folder the local run filled
+            flow = partial(flow_end_to_end, workdir, task_options, options.images, work)
+            steps.append(("flow e2e", flow))
+        timings = [_attempt(label, step, log) for label, step in steps]
+    info = {
+        "pipeline_providers": task.runtime.providers,
+        "png_megabytes": round(sum(map(len, pngs.values())) / 1e6, 2),
+    }
+    return timings, info
+
+
+def _bench_codec(
+    pngs: Mapping[str, bytes], repeats: int, threads: int, log: Callable[[str], None]
+) -> tuple[list[Timing], dict[str, Any]]:
+    """The codec rows; a failure becomes one row saying so, and the report still comes out."""
+    log(f"learned codec: compress, decompress, entropy coding, {repeats} samples each")
+    try:
+        timings, info = bench_codec(pngs, repeats, threads)
+    except Exception as error:  # whatever broke, the report must still come out
+        message = _one_line(error)
+        log(f"codec failed: {message}")
+        return [Timing("codec", "", 0.0, error=message)], {}
+    for timing in timings:
+        log(summary_line(timing))
+    log(entropy_line(info))
+    return timings, info
+
+
+def _attempt(label: str, step: Callable[[], Timing], log: Callable[[str], None]) -> Timing:
+    """One measurement; a failure becomes a row saying so, and the others still count."""
+    log(f"pipeline: {label}")
+    try:
+        timing = step()
+    except Exception as error:  # whatever broke, the report must still come out
+        message = _one_line(error)
+        log(f"{label} failed: {message}")
+        return Timing(label, "", 0.0, error=message)
+    log(summary_line(timing))
+    return timing
+
+
+def _one_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

@@ -1,0 +1,16 @@
+"""Trainable networks (torch). Importing this package registers every family."""
+
+from aepipe.training.networks import (  # noqa: F401  (importing a family registers it)
+    compression,
+    contractive,
+    denoising,
+    sparse,
+    srnet,
+    undercomplete,
+    unet,
+    vae,
+    vqvae,
+)
+from aepipe.training.networks.registry import MODELS, create_model, register_model
+
+__all__ = ["MODELS", "create_model", "register_model"]

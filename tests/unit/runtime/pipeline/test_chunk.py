@@ -1,0 +1,103 @@
+"""process_chunk on local folders: rows for every key, errors isolated, resume by provenance."""
+
+import hashlib
+
+import numpy as np
+from imagefactory import save
+
+from aepipe.runtime.options import ChunkOptions, TaskOptions
+from aepipe.runtime.pipeline import chunked, output_key, process_chunk
+from aepipe.runtime.pipeline.chunk import predicted_output_key
+from aepipe.runtime.reports import RowStatus
+from aepipe.runtime.tasks.build import build_task
+from aepipe.storage import open_storage
+
+IDENTITY = build_task(TaskOptions(task="identity", tile=32, overlap=8))
+
+
+def make_source(folder) -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    files = {
+        "a.png": save(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)),
+        "sub/b.jpg": save(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), "JPEG"),
+        "sub/c.gif": save(rng.integers(0, 255, (9, 9), dtype=np.uint8), "GIF"),
+        "broken.png": save(np.zeros((8, 8), np.uint8))[:40],
+        "notes.png": b"not an image at all",
+    }
+    for key, data in files.items():
+        (folder / key).parent.mkdir(parents=True, exist_ok=True)
+        (folder / key).write_bytes(data)
+    return files
+
+
+def digest(folder) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run(src, dst, **settings):
+    source, dest = open_storage(str(src)), open_storage(str(dst))
+    keys = list(source.list())
+    return process_chunk(keys, source, dest, IDENTITY, ChunkOptions(**settings))
+
+
+def test_every_key_gets_a_row_and_bad_images_do_not_stop_the_batch(tmp_path):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_source(src)
+    before = digest(src)
+    rows = {r.key: r for r in run(src, dst)}
+    assert {k: r.status for k, r in rows.items()} == {
+        "a.png": RowStatus.OK,
+        "broken.png": RowStatus.ERROR,
+        "notes.png": RowStatus.ERROR,
+        "sub/b.jpg": RowStatus.OK,
+        "sub/c.gif": RowStatus.OK,
+    }
+    assert "broken.png" in rows["broken.png"].error and "notes.png" in rows["notes.png"].error
+    assert rows["sub/c.gif"].output_key == "sub/c.png"  # GIF is written as PNG
+    assert (dst / "a.png").exists() and (dst / "sub/b.jpg").exists()
+    assert rows["a.png"].psnr == float("inf") and rows["a.png"].bytes_out > 0
+    assert digest(src) == before, "inputs must never be modified"
+
+
+def test_second_run_skips_done_images_and_overwrite_redoes_them(tmp_path):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_source(src)
+    run(src, dst)
+    second = {r.key: r.status for r in run(src, dst)}
+    assert second["a.png"] is RowStatus.SKIPPED and second["sub/c.gif"] is RowStatus.SKIPPED
+    assert second["broken.png"] is RowStatus.ERROR  # never succeeded, so tried again
+    third = {r.key: r.status for r in run(src, dst, overwrite=True)}
+    assert third["a.png"] is RowStatus.OK
+
+
+def test_output_from_another_model_or_params_is_not_taken_as_done(tmp_path):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_source(src)
+    dest = open_storage(str(dst))
+    dest.write("a.png", b"stale", {"aepipe-model-sha256": "other"})
+    rows = {r.key: r.status for r in run(src, dst)}
+    assert rows["a.png"] is RowStatus.OK and (dst / "a.png").read_bytes() != b"stale"
+
+
+def test_dry_run_reads_and_writes_nothing(tmp_path):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_source(src)
+    rows = run(src, dst, dry_run=True)
+    assert {r.status for r in rows} == {RowStatus.PLANNED}
+    assert not dst.exists() or not any(dst.iterdir())
+
+
+def test_output_keys_and_chunking():
+    assert output_key("dir/photo.jpeg", ".jpg") == "dir/photo.jpg"
+    assert predicted_output_key("x/scan.TIF", IDENTITY, ChunkOptions()) == "x/scan.tif"
+    assert predicted_output_key("x/anim.gif", IDENTITY, ChunkOptions()) == "x/anim.png"
+    assert predicted_output_key("noext", IDENTITY, ChunkOptions()) is None
+    assert list(chunked(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
