@@ -77,7 +77,7 @@ def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
     options = RunOptions(**_SIGNATURE.bind(*args, **kwargs).arguments)
     source, _ = options.storages()
     build_task(options)  # a missing or damaged model fails the run before any work
-    keys = input_keys(source, options.glob, options.limit)
+    keys = input_keys(source, options)
     rows = _run_chunks(options, chunked(keys, options.chunk_size))
     summary = write_report_task(options, new_run_id(), rows)
     get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])

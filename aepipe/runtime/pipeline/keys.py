@@ -6,14 +6,15 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from posixpath import splitext
 
+from aepipe.runtime.options import RunOptions
 from aepipe.runtime.reports.writer import REPORTS_PREFIX
 from aepipe.storage import Storage
 
 
-def input_keys(source: Storage, glob: str | None, limit: int | None) -> Iterator[str]:
+def input_keys(source: Storage, options: RunOptions) -> Iterator[str]:
     """Keys to process, streamed: reports a previous run left in the source are not inputs."""
-    keys = (k for k in source.list(glob) if not is_report_key(k))
-    return islice(keys, limit) if limit is not None else keys
+    keys = (k for k in source.list(options.glob) if not is_report_key(k))
+    return islice(keys, options.limit) if options.limit is not None else keys
 
 
 def output_key(source_key: str, extension: str) -> str:

@@ -27,9 +27,10 @@ from aepipe.runtime.codec.entropy import throughput
 from aepipe.runtime.codec.learned import LearnedCodec, load_codec
 from aepipe.tools.evaluation.dataset import list_images, load_clean
 from aepipe.tools.evaluation.protocol import EvalError
-from aepipe.tools.evaluation.rd import bd_rate, mean_curve, plot_rd
+from aepipe.tools.evaluation.rd import bd_psnr, bd_rate, mean_curve, plot_rd
 from aepipe.tools.tables import markdown_table
 
+BdDelta = Callable[[Sequence[tuple[float, float]], Sequence[tuple[float, float]]], float]
 #: Quality ladders spanning ~0.1 to ~2 bpp on Kodak for each classical codec.
 ANCHOR_QUALITIES = {
     "jpeg": (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95),
@@ -68,10 +69,17 @@ class CompressEvalReport:
 
         None where the curves share no PSNR range (a Bjøntegaard delta does not exist).
         """
+        return self._deltas(bd_rate)
+
+    def bd_psnrs(self) -> dict[str, float | None]:
+        """BD-PSNR (dB at equal rate) of the learned codec against each anchor's mean curve."""
+        return self._deltas(bd_psnr)
+
+    def _deltas(self, delta: BdDelta) -> dict[str, float | None]:
         curves = self.curves()
         ours = _pairs(curves[self.codec["name"]])
         return {
-            label: _bd_rate_or_none(_pairs(curve), ours)
+            label: _delta_or_none(delta, _pairs(curve), ours)
             for label, curve in curves.items()
             if label != self.codec["name"]
         }
@@ -95,6 +103,7 @@ class CompressEvalReport:
             "codec": self.codec,
             "mean_curves": {k: [vars(p) for p in v] for k, v in curves.items()},
             "bd_rate_psnr_percent": self.bd_rates() if self.images else {},
+            "bd_psnr_db": self.bd_psnrs() if self.images else {},
             "speed_mp_per_s": self.speeds() if self.images else {},
             "entropy_coding": self.entropy_coding,
             "images": [
@@ -113,8 +122,10 @@ class CompressEvalReport:
         ]
         table = markdown_table(["codec", "rate/quality", "bpp", "PSNR (dB)", "MS-SSIM"], rows)
         bd = "; ".join(
-            f"vs {k}: " + ("no common PSNR range" if v is None else f"{v:+.1f}%")
-            for k, v in self.bd_rates().items()
+            f"vs {k}: "
+            + ("no common range" if v is None else f"{v:+.1f}% bits")
+            + ("" if d is None else f", {d:+.2f} dB")
+            for (k, v), d in zip(self.bd_rates().items(), self.bd_psnrs().values(), strict=True)
         )
         speed = self.speeds()
         ours = _interpolate_psnr(curves[name])
@@ -128,7 +139,7 @@ class CompressEvalReport:
                 f"**aepipe eval** `compress` with {name} (sha256 {self.codec['sha256'][:12]}…) "
                 f"on `{self.config.data_dir}`, {len(self.images)} images, mean curves",
                 table,
-                f"BD-rate of {name} (PSNR; negative = fewer bits): {bd}",
+                f"BD-rate and BD-PSNR of {name} (negative rate = fewer bits): {bd}",
                 f"{name} at {published}",
                 f"{name}: encode {speed['encode']:.2f} MP/s, decode {speed['decode']:.2f} MP/s "
                 f"(whole codec: transforms + entropy coding); entropy coding alone "
@@ -138,11 +149,11 @@ class CompressEvalReport:
         )
 
 
-def _bd_rate_or_none(
-    anchor: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]
+def _delta_or_none(
+    delta: BdDelta, anchor: Sequence[tuple[float, float]], test: Sequence[tuple[float, float]]
 ) -> float | None:
     try:
-        return bd_rate(anchor, test)
+        return delta(anchor, test)
     except ValueError:
         return None
 
