@@ -92,7 +92,10 @@ class RunOptions(ChunkOptions, TaskOptions):
     source: str = option("local folder or s3://bucket/prefix to read", positional=True)
     dest: str = option("local folder or s3://bucket/prefix to write", positional=True)
     glob: str | None = option("only keys matching, e.g. '**/*.png'", None)
-    limit: int | None = option("process at most N images", None)
+    limit: int | None = option("process at most N images (of this shard)", None)
+    shard: str | None = option(
+        "I/N: only keys whose stable hash falls in shard I of N (0-based), for fan-out", None
+    )
     chunk_size: int = option("images per Prefect task", 32)
     chunks_in_flight: int = option(
         "chunk tasks submitted ahead of their results (raise with the task runner's workers)", 4
@@ -105,6 +108,20 @@ class RunOptions(ChunkOptions, TaskOptions):
         _at_least(self, chunk_size=1, chunks_in_flight=1)
         if self.limit is not None:
             _at_least(self, limit=0)
+        self.shard_of()  # a malformed --shard fails before any work
+
+    def shard_of(self) -> tuple[int, int] | None:
+        """(I, N) of ``--shard I/N``, or None for the whole run."""
+        if self.shard is None:
+            return None
+        index, _, count = self.shard.partition("/")
+        try:
+            parsed = int(index), int(count)
+        except ValueError:
+            parsed = (-1, 0)
+        if not 0 <= parsed[0] < parsed[1]:
+            raise OptionError(f"--shard {self.shard!r}: expected I/N with 0 <= I < N, e.g. 0/4")
+        return parsed
 
     def storages(self) -> tuple[Storage, Storage]:
         """The source and destination, refused when one lies inside the other."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from posixpath import splitext
@@ -14,7 +15,17 @@ from aepipe.storage import Storage
 def input_keys(source: Storage, options: RunOptions) -> Iterator[str]:
     """Keys to process, streamed: reports a previous run left in the source are not inputs."""
     keys = (k for k in source.list(options.glob) if not is_report_key(k))
+    shard = options.shard_of()
+    if shard is not None:
+        keys = (k for k in keys if shard_index(k, shard[1]) == shard[0])
     return islice(keys, options.limit) if options.limit is not None else keys
+
+
+def shard_index(key: str, count: int) -> int:
+    """The shard of ``key`` among ``count``: a hash of its UTF-8 bytes, the same on every
+    machine and Python process (``hash()`` is salted per process), so shards never overlap."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count
 
 
 def output_key(source_key: str, extension: str) -> str:
