@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from aepipe.metrics import psnr
 
 from aepipe.images.pixels import to_float
+from aepipe.metrics import psnr
 from aepipe.training.data import load_rgb_images
 from aepipe.training.export import load_checkpoint
 
