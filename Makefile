@@ -8,7 +8,7 @@ SOURCE ?=
 DEST   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint s3 bench clean help
+.PHONY: run test lint system-deps s3 bench clean help
 
 help:
 	@echo "make run    install runtime deps (no torch) and run the demo denoising job"
@@ -37,9 +37,13 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy aepipe flows
 
+# Debian's headless chromium and chromedriver, for the browser test of report.html.
+system-deps:
+	scripts/install-test-system-deps.sh
+
 # pytest exits 5 when it collects no test; that is a failure of the suite, not a pass,
 # except when PYTEST_ARGS deliberately selects nothing.
-test: lint
+test: lint system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 s3: $(VENV)/.stamp-dev

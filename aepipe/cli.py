@@ -47,6 +47,27 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser, EvalConfig)
     parser.add_argument("--per-image", action="store_true", help="one table row per image")
     parser.add_argument("--plot", type=Path, help="compress: write the RD curves as a PNG")
+    parser.add_argument(
+        "--defects",
+        default="synthetic",
+        help="anomaly: 'synthetic' or a folder of defective images",
+    )
+    parser.add_argument(
+        "--fit", type=Path, help="anomaly: normal images PCA is fitted on (default: training data)"
+    )
+    parser.add_argument(
+        "--defects-per-kind",
+        type=int,
+        default=2,
+        help="anomaly: synthetic defects per kind and image",
+    )
+    parser.add_argument("--domain-check", help="trust: the check to evaluate (default: --model's)")
+    parser.add_argument(
+        "--far-per-kind",
+        type=int,
+        default=40,
+        help="trust: synthetic far-from-photo images per kind",
+    )
     parser.add_argument("--json", type=Path, help="write every value, config and machine here")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
 
@@ -161,7 +182,29 @@ def eval_command(args: argparse.Namespace) -> None:
     from aepipe.tools.evaluation.compression import CompressEvalConfig, run_compress_eval
 
     report: Any
-    if args.task == "compress":
+    if args.task == "trust":
+        from aepipe.tools.evaluation.trust import TrustEvalConfig, run_trust_eval
+
+        trust = TrustEvalConfig(
+            args.data_dir, args.model, args.domain_check, args.far_per_kind, args.seed, args.limit
+        )
+        report = run_trust_eval(trust)
+        table = report.markdown()
+    elif args.task == "anomaly":
+        from aepipe.tools.evaluation.anomaly import AnomalyEvalConfig, run_anomaly_eval
+
+        anomaly = AnomalyEvalConfig(
+            args.data_dir,
+            args.model,
+            args.defects,
+            args.fit,
+            args.defects_per_kind,
+            args.seed,
+            args.limit,
+        )
+        report = run_anomaly_eval(anomaly)
+        table = report.markdown()
+    elif args.task == "compress":
         if args.self_ensemble:
             raise AepipeError("--self-ensemble is for restoration tasks, not compress")
         config = CompressEvalConfig(args.data_dir, args.model, args.limit, plot=args.plot)

@@ -15,10 +15,15 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -28,10 +33,11 @@ from aepipe.runtime.options import RunOptions
 from aepipe.runtime.pipeline import chunked, input_keys, process_chunk
 from aepipe.runtime.pipeline.progress import images_done
 from aepipe.runtime.reports import ReportLocation, ReportRow, summarize, write_report
+from aepipe.runtime.reports.attention import attention_rows
+from aepipe.runtime.reports.gallery import build_galleries
 from aepipe.runtime.reports.summary import RunInfo, RunSummary
 from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task
 from aepipe.runtime.tasks.build import build_task
-from aepipe.storage import Storage
 
 
 @task(name="process-chunk", cache_policy=NO_CACHE)
@@ -44,17 +50,20 @@ def process_chunk_task(keys: list[str], options: RunOptions) -> list[ReportRow]:
 
 
 @task(name="write-report", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
-def write_report_task(options: RunOptions, run_id: str, rows: list[ReportRow]) -> RunSummary:
-    """Write rows + summary to ``DEST/_reports/<run_id>/``; returns the summary."""
-    _, dest = options.storages()
-    return finish_report(options, dest, run_id, rows, build_task(options))
+def write_report_task(
+    options: RunOptions, run_id: str, started: datetime, rows: list[ReportRow]
+) -> RunSummary:
+    """Write rows, summary and report.html to ``DEST/_reports/<run_id>/``; returns the summary."""
+    return finish_report(options, run_id, started, rows, build_task(options))
 
 
 def finish_report(
-    options: RunOptions, dest: Storage, run_id: str, rows: list[ReportRow], task: Task
+    options: RunOptions, run_id: str, started: datetime, rows: list[ReportRow], task: Task
 ) -> RunSummary:
+    source, dest = options.storages()
     location = ReportLocation(dest, run_id)
     provenance, runtime = task.provenance, task.runtime
+    finished = datetime.now(UTC)
     run: RunInfo = {
         "run_id": run_id,
         "params": asdict(options),
@@ -62,9 +71,14 @@ def finish_report(
         "aepipe-params": provenance[PARAMS_METADATA],
         "model": runtime.model,
         "providers": runtime.providers,
+        "thresholds": runtime.thresholds,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "wall_seconds": round((finished - started).total_seconds(), 3),
     }
     summary = summarize(rows, run)
-    files = write_report(location, rows, summary)
+    galleries = [] if options.dry_run else build_galleries(rows, source, dest)
+    files = write_report(location, rows, summary, galleries)
     return {**summary, "report": location.folder, "files": files}
 
 
@@ -74,14 +88,15 @@ CHUNK_RUNNER: TaskRunner[PrefectFuture[Any]] = ThreadPoolTaskRunner(max_workers=
 
 
 def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
+    started = datetime.now(UTC)
     options = RunOptions(**_SIGNATURE.bind(*args, **kwargs).arguments)
     source, _ = options.storages()
     build_task(options)  # a missing or damaged model fails the run before any work
     keys = input_keys(source, options)
     rows = _run_chunks(options, chunked(keys, options.chunk_size))
-    summary = write_report_task(options, new_run_id(), rows)
+    summary = write_report_task(options, new_run_id(), started, rows)
     get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
-    _publish_artifact(summary)
+    publish_artifacts(summary, rows)
     return summary
 
 
@@ -118,7 +133,8 @@ def _run_chunks(options: RunOptions, chunks: Iterator[list[str]]) -> list[Report
     return rows
 
 
-def _publish_artifact(summary: RunSummary) -> None:
+def publish_artifacts(summary: RunSummary, rows: list[ReportRow]) -> None:
+    """A markdown summary, a table of the rows to look at first, a link to report.html."""
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items())
     errors = "\n".join(f"- `{e['key']}`: {e['error']}" for e in summary["errors"][:50])
     create_markdown_artifact(
@@ -129,4 +145,15 @@ def _publish_artifact(summary: RunSummary) -> None:
             f"report: `{summary['report']}`\n\n{errors}"
         ),
         description="aepipe process_images summary",
+    )
+    create_table_artifact(
+        key="process-images-rows",
+        table=attention_rows(rows),
+        description=f"{counts}; the rows to look at first (errors, then flagged, then lowest PSNR)",
+    )
+    create_link_artifact(
+        key="process-images-html",
+        link=summary["files"]["report.html"],
+        link_text="report.html",
+        description="the run's report for people: plots, gallery, every row",
     )

@@ -50,6 +50,11 @@ class TaskOptions:
         "restoration: average the model over 8 flips/rotations (better, 8x slower)", False
     )
     threads: int = option("ONNX Runtime threads per model (0: OMP_NUM_THREADS or all)", 0)
+    domain_check: str | None = option(
+        "trust check giving rows domain_score/out_of_domain: a zoo name or .onnx path, or "
+        "'none' (default: the model's companion in the zoo)",
+        None,
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", TaskName(self.task))

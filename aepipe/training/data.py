@@ -18,13 +18,22 @@ from aepipe.images import IMAGE_SUFFIXES
 from aepipe.storage import open_storage
 
 
-def load_rgb_images(location: str) -> list[np.ndarray]:
-    """Every image under a folder or ``s3://`` prefix as H x W x 3 uint8, in key order."""
+def load_rgb_images(location: str, short_side: int = 0) -> list[np.ndarray]:
+    """Every image under a folder or ``s3://`` prefix as H x W x 3 uint8, in key order;
+    with ``short_side``, box-downscaled so that its shorter side is at most that."""
     storage = open_storage(location)
     keys = [k for k in storage.list() if PurePosixPath(k).suffix.lower() in IMAGE_SUFFIXES]
     if not keys:
         raise FileNotFoundError(f"no images under {location}")
-    return [np.asarray(Image.open(io.BytesIO(storage.read(k))).convert("RGB")) for k in keys]
+    images = []
+    for key in keys:
+        image = Image.open(io.BytesIO(storage.read(key))).convert("RGB")
+        if short_side and min(image.size) > short_side:
+            scale = short_side / min(image.size)
+            size = (round(image.size[0] * scale), round(image.size[1] * scale))
+            image = image.resize(size, Image.Resampling.BOX)
+        images.append(np.asarray(image))
+    return images
 
 
 def split_holdout(images: Sequence[np.ndarray], holdout: int) -> tuple[list, list]:

@@ -22,11 +22,12 @@ the decoder. Both halves carry the card and ``aepipe.part``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import onnx
@@ -34,8 +35,11 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from aepipe.runtime.anomaly.domain import DOMAIN_CHECK_TASK
 from aepipe.runtime.model.cache import file_sha256
 from aepipe.runtime.model.card import CARD_METADATA_KEY, PART_METADATA_KEY, WHOLE_MODEL, ModelCard
+from aepipe.training.calibrate import calibrate_anomaly, calibrate_domain
+from aepipe.training.data import load_rgb_images, split_holdout
 from aepipe.training.networks import create_model
 
 PARITY_TOLERANCE = 1e-4
@@ -162,6 +166,9 @@ def update_manifest(
     ``default``, it becomes the only default of its task and scale."""
     manifest = zoo / "manifest.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
+    previous: dict[str, Any] = next(
+        (m for m in data["models"] if m["card"]["name"] == card.name), {}
+    )
     models = [m for m in data["models"] if m["card"]["name"] != card.name]
     if default:  # one default per task and scale (superres has one per factor)
         for m in models:
@@ -175,7 +182,10 @@ def update_manifest(
         }
         for name, result in parts.items()
     }
-    models.append({"default": default, "parts": files, "card": json.loads(card.to_json())})
+    entry = {"default": default, "parts": files, "card": json.loads(card.to_json())}
+    if previous.get("domain_check"):  # a re-export keeps the trust check paired with it
+        entry["domain_check"] = previous["domain_check"]
+    models.append(entry)
     data["models"] = sorted(models, key=lambda m: m["card"]["name"])
     manifest.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -224,7 +234,7 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         pad_multiple=getattr(model, "pad_multiple", 1),
         noise_level_input=bool(getattr(model, "noise_level_input", False)),
         training_command=f"{command}  # trained {config['step']} steps",
-        training_data=args.training_data,
+        training_data=args.training_data or config["data"],
         data_terms=args.data_terms,
         quality={label: float(value) for label, value in quality.items()},
     )
@@ -237,7 +247,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", default="1")
     parser.add_argument("--zoo", type=Path, default=Path("aepipe/zoo"))
     parser.add_argument("--default", action="store_true", help="make it the task's default")
-    parser.add_argument("--training-data", default="CBSD432 (BSDS500 minus CBSD68), 424 images")
+    parser.add_argument("--training-data", help="describes the data (default: the run's --data)")
     parser.add_argument(
         "--data-terms", default="BSDS images: non-commercial research and educational use"
     )
@@ -254,16 +264,95 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_export_arguments(parser)
     parser.add_argument("--task", required=True)
+    parser.add_argument(
+        "--calibrate",
+        help="anomaly: folder or s3:// prefix of held-out normal images (default: the images the "
+        "run held out)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="write one self-contained .onnx here instead of into the zoo"
+    )
     args = parser.parse_args(argv)
     model, config = load_checkpoint(args.checkpoint)
     card = card_for(model, config, args)
-    parts = {WHOLE_MODEL: export_onnx(model, card, args.zoo / f"{args.name}.onnx")}
-    if isinstance(model, TwoPartModel):  # VAE, VQ-VAE: the encoder and decoder as files too
+    path = args.out or args.zoo / f"{args.name}.onnx"
+    parts = {WHOLE_MODEL: export_onnx(model, card, path)}
+    calibrated = CALIBRATIONS.get(args.task)
+    if calibrated:
+        card = calibrated(model, card, parts[WHOLE_MODEL].path, args.calibrate, config)
+        parts[WHOLE_MODEL] = rewrite_card(parts[WHOLE_MODEL], card)
+        scoring = card.anomaly
+        print(f"threshold {scoring['threshold']:.4g}: {scoring['threshold_rule']}")
+    if isinstance(model, TwoPartModel) and not args.out:  # VAE, VQ-VAE: the halves as parts
         parts |= export_parts(model, card, args.zoo)
-    update_manifest(args.zoo, card, parts, args.default)
-    save_weights(model, config, args.weights / f"{args.name}.pt")
+    if not args.out:
+        update_manifest(args.zoo, card, parts, args.default)
+        save_weights(model, config, args.weights / f"{args.name}.pt")
     for result in parts.values():
         print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")
+
+
+def anomaly_card(
+    model: nn.Module, card: ModelCard, path: Path, calibrate: str | None, config: dict
+) -> ModelCard:
+    """``card`` with its anomaly scoring calibrated on normal images, and the code's size."""
+    if calibrate:
+        images, source = load_rgb_images(calibrate), calibrate
+    else:
+        images = split_holdout(load_rgb_images(config["data"]), config["holdout"])[1]
+        source = f"the last {len(images)} images of {config['data']} (held out from training)"
+    scoring = calibrate_anomaly(path, card, images)
+    code = code_size(model)
+    return dataclasses.replace(
+        card,
+        anomaly={
+            **scoring.to_dict(),
+            "calibration_data": source,
+            "code_block": code[0],
+            "code_channels": code[1],
+        },
+    )
+
+
+def domain_card(
+    model: nn.Module, card: ModelCard, path: Path, calibrate: str | None, config: dict
+) -> ModelCard:
+    """``card`` with its trust check calibrated: statistics from the photos the network
+    trained on, at full resolution; threshold from the held-out ones (or ``calibrate``)."""
+    images = load_rgb_images(config["data"])
+    fit, held_out = split_holdout(images, config["holdout"])
+    if calibrate:
+        held_out = load_rgb_images(calibrate)
+    scoring = calibrate_domain(path, card, fit, held_out)
+    return dataclasses.replace(card, anomaly=scoring.to_dict())
+
+
+#: Tasks whose card carries a calibration, and how it is made.
+CALIBRATIONS = {"anomaly": anomaly_card, DOMAIN_CHECK_TASK: domain_card}
+
+
+def code_size(model: nn.Module) -> tuple[int, int]:
+    """(block side, code values per block) of a conv autoencoder: what PCA is compared at."""
+    block = int(getattr(model, "pad_multiple", 1))
+    with torch.no_grad():
+        x = torch.zeros(1, 3, 4 * block, 4 * block)
+        encoder = getattr(model, "g_a", None) or getattr(model, "encoder", None)
+        if encoder is None:
+            raise ValueError(f"{type(model).__name__} has no encoder to size its code")
+        code = encoder(x)
+    code = code[0] if isinstance(code, tuple) else code
+    return block, int(code.shape[1])
+
+
+def rewrite_card(result: ExportResult, card: ModelCard) -> ExportResult:
+    """Store ``card`` in the exported file's metadata (the graph is untouched)."""
+    proto = onnx.load(str(result.path))
+    props = {p.key: p.value for p in proto.metadata_props}
+    props[CARD_METADATA_KEY] = card.to_json()
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(result.path))
+    return ExportResult(result.path, file_sha256(result.path), result.max_abs_diff)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from aepipe.degrade import (
     as_8bit,
     imresize,
 )
+from aepipe.images.filters import gaussian_blur
 
 ModelInputs = dict[str, torch.Tensor]
 Degradation = Callable[[torch.Tensor, torch.Generator], ModelInputs]
@@ -131,3 +132,57 @@ class Watermark:
         if rng.random() < self.unmarked_fraction:
             return image, np.zeros(image.shape[:2], dtype=np.float32)
         return add_watermark(image, rng, self.style, self.reference_side)
+
+
+@dataclass(frozen=True)
+class ForeignPatches:
+    """Paste foreign material into some patches; the target stays the clean patch.
+
+    An autoencoder trained on normal images alone also learns to copy what it has never seen
+    (a stain, a patch of another colour), which hides defects in its residual. Trained to
+    *remove* random foreign material instead, it reconstructs the normal image under it, so
+    the residual shows the defect (the reconstructive half of DRAEM, Zavrtanik et al. 2021).
+
+    The material is deliberately unlike ``aepipe.degrade.defects``, which evaluation uses: an
+    irregular region from thresholded smooth noise, filled with another patch of the batch
+    (shifted, rotated, colour-shifted), uniform noise or one random colour, at 40–100 %
+    opacity. ``fraction`` of the patches get one; the rest teach the identity on normal data.
+    """
+
+    fraction: float = 0.5
+    coverage: tuple[float, float] = (0.02, 0.2)
+
+    def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+        rng = numpy_rng(generator)
+        batch = clean.numpy()
+        out = batch.copy()
+        for index in range(len(batch)):
+            if rng.random() >= self.fraction:
+                continue
+            mask = self._region(batch.shape[2], batch.shape[3], rng)
+            fill = self._material(batch, index, rng)
+            alpha = rng.uniform(0.4, 1.0) * mask
+            out[index] = batch[index] * (1 - alpha) + fill * alpha
+        return {"x": torch.from_numpy(np.clip(out, 0, 1).astype(np.float32))}
+
+    def _region(self, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+        smooth = gaussian_blur(
+            rng.standard_normal((height, width)).astype(np.float32), rng.uniform(2, 6)
+        )
+        level = np.quantile(smooth, 1 - rng.uniform(*self.coverage))
+        return (smooth > level).astype(np.float32)
+
+    def _material(self, batch: np.ndarray, index: int, rng: np.random.Generator) -> np.ndarray:
+        channels, height, width = batch.shape[1:]
+        kind = rng.random()
+        if kind < 0.5:  # another patch, turned and recoloured
+            other = np.rot90(
+                batch[int(rng.integers(len(batch)))], int(rng.integers(4)), axes=(1, 2)
+            )
+            shift = rng.uniform(-0.4, 0.4, (channels, 1, 1)).astype(np.float32)
+            return np.ascontiguousarray(other[:, :height, :width]) + shift
+        if kind < 0.75:
+            return rng.uniform(0, 1, (channels, height, width)).astype(np.float32)
+        return np.broadcast_to(rng.uniform(0, 1, (channels, 1, 1)), batch.shape[1:]).astype(
+            np.float32
+        )

@@ -20,6 +20,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +41,16 @@ from aepipe.training.networks.losses import (
 )
 from aepipe.training.task_batches import (
     Degradation,
+    ForeignPatches,
     GaussianNoise,
     ModelInputs,
     SuperResolution,
     Watermark,
     fixed_noise,
 )
+
+#: The network ``--task anomaly`` trains when ``--model`` is not given (docs/quality.md).
+ANOMALY_NETWORK = "anomaly-ae-m"
 
 
 def reconstruct(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
@@ -56,6 +61,7 @@ def reconstruct(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
 DEGRADATIONS: dict[str, Degradation] = {
     "denoise": GaussianNoise(0.0, 50.0),
     "reconstruct": reconstruct,
+    "anomaly": ForeignPatches(),  # a model of normal images that removes what is not normal
     "superres-x2": SuperResolution(2),
     "superres-x4": SuperResolution(4),
     "unwatermark": Watermark(),
@@ -64,9 +70,13 @@ DEGRADATIONS: dict[str, Degradation] = {
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    model: str = option("registered network name (aepipe.training.networks)")
+    model: str = option(
+        "registered network name (aepipe.training.networks); anomaly: default " + ANOMALY_NETWORK,
+        "",
+    )
     task: str = option("what the network learns", choices=tuple(DEGRADATIONS))
     data: str = option("folder or s3:// prefix of clean training images")
+    short_side: int = option("box-downscale images to this shorter side first (0: as they are)", 0)
     out: str = option("run folder: last.pt (resumable) and log.jsonl")
     steps: int = option("optimiser steps (a cap when --minutes is given)", 20_000)
     batch: int = option("patches per step (16 x 64²: ~60 steps/min for 1M params, 2 cores)", 16)
@@ -76,7 +86,9 @@ class TrainConfig:
     weight_decay: float = option("AdamW weight decay", 1e-4)
     seed: int = option("seed of sampling, degradations and initialisation", 0)
     threads: int = option("torch CPU threads", 2)
-    holdout: int = option("last N training images validate (test sets are never touched)", 8)
+    holdout: int | None = option(
+        "last N images validate (default 8; anomaly: 20 %, at least 1, kept for calibration)", None
+    )
     val_every: int = option("validate, log and checkpoint every N steps", 500)
     val_sigma: float = option("denoise: σ of the validation noise (0–255)", 25.0)
     loss: str = option(
@@ -89,6 +101,26 @@ class TrainConfig:
     # schedule on time instead of steps, so a run fits a lease on a borrowed GPU and still
     # ends with its learning rate decayed.
     minutes: float = option("time budget in minutes for the schedule (0: by steps)", 0.0)
+
+
+def resolved(config: TrainConfig, image_count: int) -> TrainConfig:
+    """``config`` with its task's defaults filled in: the network, and how many images validate
+    (an anomaly run keeps a fifth of its few normal images for calibration)."""
+    model = config.model or (ANOMALY_NETWORK if config.task == "anomaly" else "")
+    if not model:
+        raise ValueError(f"--model is required for --task {config.task}")
+    holdout = config.holdout
+    if holdout is None:
+        holdout = max(1, round(0.2 * image_count)) if config.task == "anomaly" else 8
+    if not 0 < holdout < image_count:
+        raise ValueError(f"--holdout {holdout}: {image_count} images leave none to train on")
+    return dataclasses.replace(config, model=model, holdout=holdout)
+
+
+def validation_side(images: Sequence[np.ndarray], largest: int = 128) -> int:
+    """Side of the centred validation crops: 128 px, or what the smallest image allows."""
+    smallest = min(min(image.shape[:2]) for image in images)
+    return max(16, min(largest, smallest) // 16 * 16)
 
 
 def cosine_lr(config: TrainConfig, progress: float) -> float:
@@ -109,7 +141,7 @@ def resolve_device(name: str) -> torch.device:
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of images in [0, 1] (outputs clipped as they will be at run time)."""
-    return psnr_from_mse(torch.mean((a.clamp(0, 1) - b) ** 2).item())
+    return psnr_from_mse(max(torch.mean((a.clamp(0, 1) - b) ** 2).item(), 1e-12))  # finite: JSON
 
 
 class Trainer:
@@ -119,6 +151,8 @@ class Trainer:
         losses = [*RECONSTRUCTION_LOSSES, *INPUT_AWARE_LOSSES]
         if config.loss not in losses:
             raise ValueError(f"--loss {config.loss!r}: choose from {', '.join(losses)}")
+        images = load_rgb_images(config.data, config.short_side)
+        config = resolved(config, len(images))
         self.config = config
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -127,11 +161,12 @@ class Trainer:
         self.device = resolve_device(config.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed patch sizes: fastest kernels, once
-        train_images, val_images = split_holdout(load_rgb_images(config.data), config.holdout)
+        assert config.holdout is not None  # resolved above
+        train_images, val_images = split_holdout(images, config.holdout)
         self.sampler = PatchSampler(train_images, config.patch, np.random.default_rng(config.seed))
         self.generator = torch.Generator().manual_seed(config.seed)
         self.degrade = DEGRADATIONS[config.task]
-        val_clean = torch.from_numpy(center_crops(val_images, 128))
+        val_clean = torch.from_numpy(center_crops(val_images, validation_side(val_images)))
         self.val_inputs = self._on_device(self._validation_inputs(val_clean))
         self.val_clean = val_clean.to(self.device)
         self.model = create_model(config.model).to(self.device)

@@ -37,6 +37,8 @@ class ModelCard:
     training_data: str = ""
     data_terms: str = ""  # licence/terms of the training data (BSDS: research use)
     quality: Mapping[str, float] = field(default_factory=dict)  # measured, with the command
+    # Anomaly models: the score definition, normal statistics and threshold (AnomalyScoring)
+    anomaly: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

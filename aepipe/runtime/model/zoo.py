@@ -24,7 +24,15 @@ from aepipe.runtime.model.session import OnnxModel
 ZOO_DIR = Path(__file__).resolve().parents[2] / "zoo"
 MANIFEST = ZOO_DIR / "manifest.json"
 
-__all__ = ["ModelSource", "ZooEntry", "file_sha256", "find_model", "load_manifest", "load_model"]
+__all__ = [
+    "ModelSource",
+    "ZooEntry",
+    "companion_domain_check",
+    "file_sha256",
+    "find_model",
+    "load_manifest",
+    "load_model",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class ZooEntry:
     card: ModelCard
     parts: Mapping[str, ZooPart]  # "model", or e.g. "encoder" and "decoder"
     default: bool  # the model ``--task`` uses when no ``--model`` is given
+    domain_check: str | None = None  # zoo name of the trust check its rows get
 
     def part(self, name: str) -> ZooPart:
         if name not in self.parts:
@@ -60,6 +69,7 @@ def load_manifest(manifest: Path | None = None) -> list[ZooEntry]:
             ModelCard.from_dict(m["card"]),
             {name: ZooPart(**part) for name, part in m["parts"].items()},
             m.get("default", False),
+            m.get("domain_check"),
         )
         for m in data["models"]
     ]
@@ -98,6 +108,21 @@ def find_model(
     if not path.is_file():
         raise ModelError(f"--model {spec!r}: not a registered name ({', '.join(named)}) nor a file")
     return ModelSource(path, None, spec)
+
+
+def companion_domain_check(spec: str | None, task: str, scale: int | None = None) -> str | None:
+    """The trust check the zoo pairs with the model ``--model``/``--task`` resolve to; None
+    for a model outside the zoo or one without a companion."""
+    entries = load_manifest()
+    if spec is None:
+        found = [
+            e
+            for e in entries
+            if e.card.task == task and e.default and scale in (None, e.card.scale)
+        ]
+    else:
+        found = [e for e in entries if e.card.name == spec]
+    return found[0].domain_check if found else None
 
 
 def _zoo_source(entry: ZooEntry, task: str, part: str) -> ModelSource:

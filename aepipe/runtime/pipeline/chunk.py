@@ -129,13 +129,16 @@ def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[st
             result = task.apply(image)
         row.extra.update(result.fields)
         if result.compare_to_input:
-            row.mse, row.psnr = reconstruction_error(image.pixels, result.pixels)
+            compared = result.pixels if result.reconstruction is None else result.reconstruction
+            row.mse, row.psnr = reconstruction_error(image.pixels, compared)
         with _timed(row, "encode"):
             data = task.write(result, info, options)
     except Exception as error:
         _fail(row, error)
         return None
     row.output_key = output_key(row.key, task.output_extension(info, options))
+    if task.output_key_field:
+        row.extra[task.output_key_field] = row.output_key
     return row.output_key, data
 
 

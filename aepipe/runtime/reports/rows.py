@@ -41,7 +41,8 @@ class ReportRow:
         """Flat dict: ``extra`` fields become top-level columns."""
         data = dataclasses.asdict(self)
         data["status"] = str(self.status)
-        return {**data, **data.pop("extra")}
+        extra = data.pop("extra")  # popped first: a dict display would still hold it
+        return {**data, **extra}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReportRow:

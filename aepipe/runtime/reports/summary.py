@@ -31,6 +31,10 @@ RunInfo = TypedDict(
         "aepipe-params": str,  # digest of the parameters that change outputs
         "model": str | list[str] | None,  # decompress: every codec the streams named
         "providers": list[str],  # execution providers the model really ran on
+        "thresholds": dict[str, float],  # row field -> the task's decision threshold on it
+        "started": str,  # ISO 8601, UTC
+        "finished": str,
+        "wall_seconds": float,  # from the flow's start to its report
     },
     total=False,
 )

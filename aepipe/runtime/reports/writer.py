@@ -1,7 +1,8 @@
 """Writes a run's report next to its outputs: ``DEST/_reports/<run-id>/``.
 
 ``rows.jsonl`` (one JSON object per image, the lossless record), ``rows.csv`` (the same for
-spreadsheets) and ``summary.json``. Every file is written atomically by the storage layer.
+spreadsheets), ``rows.parquet`` (typed columns, for dataframes), ``summary.json`` and
+``report.html`` (for people). Every file is written atomically by the storage layer.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aepipe.runtime.reports.html import Gallery, render_report
+from aepipe.runtime.reports.plots import histograms
 from aepipe.runtime.reports.rows import ReportRow
 from aepipe.runtime.reports.summary import RunSummary
 from aepipe.storage import Storage
 
 REPORTS_PREFIX = "_reports"
-REPORT_FILES = ("rows.jsonl", "rows.csv", "summary.json")
+REPORT_FILES = ("rows.jsonl", "rows.csv", "rows.parquet", "summary.json", "report.html")
+#: Row fields plotted in report.html when present (besides those the task has thresholds for).
+MEASURES = ("psnr", "bpp", "anomaly_score", "domain_score")
 
 
 @dataclass(frozen=True)
@@ -61,20 +66,53 @@ def rows_csv(rows: Sequence[ReportRow]) -> bytes:
     return buffer.getvalue().encode()
 
 
+def rows_parquet(rows: Sequence[ReportRow]) -> bytes:
+    """Typed columns: the row's own fields as declared, task fields as their values' type
+    (a column whose values disagree is stored as text rather than lost)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [{k: _json_safe(v) for k, v in r.to_dict().items()} for r in rows]
+    columns = list(dict.fromkeys(k for record in records for k in record))
+    arrays = {name: _column([record.get(name) for record in records]) for name in columns}
+    buffer = io.BytesIO()
+    pq.write_table(
+        pa.table(arrays) if arrays else pa.table({"key": pa.array([], pa.string())}), buffer
+    )
+    return buffer.getvalue()
+
+
+def _column(values: list[Any]) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
 def write_report(
-    location: ReportLocation, rows: Sequence[ReportRow], summary: RunSummary
+    location: ReportLocation,
+    rows: Sequence[ReportRow],
+    summary: RunSummary,
+    galleries: Sequence[Gallery] = (),
 ) -> dict[str, str]:
-    """Write the three report files; returns their URIs by name.
+    """Write the report files; returns their URIs by name.
 
     The summary written already names the report's folder and files, so the file and what
     the flow returns are the same.
     """
     files = {name: location.uri(name) for name in REPORT_FILES}
     complete: RunSummary = {**summary, "report": location.folder, "files": files}
+    thresholds = complete.get("thresholds", {})
+    measures = {name: thresholds.get(name) for name in (*MEASURES, *thresholds)}
+    page = render_report(complete, rows, histograms(rows, measures), galleries)
     contents = {
         "rows.jsonl": rows_jsonl(rows),
         "rows.csv": rows_csv(rows),
+        "rows.parquet": rows_parquet(rows),
         "summary.json": json.dumps(complete, indent=2, default=_json_safe).encode(),
+        "report.html": page.encode(),
     }
     for name in REPORT_FILES:
         location.storage.write(location.key(name), contents[name])

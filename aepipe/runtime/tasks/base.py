@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from posixpath import splitext
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from PIL import Image
@@ -36,7 +36,8 @@ class TaskOutput:
     alpha: np.ndarray | None  # passed through (resized when the task changes the size)
     fields: Mapping[str, object] = field(default_factory=dict)  # task-specific report fields
     payload: bytes | None = None  # already-encoded output (an .aec stream); None: encode pixels
-    compare_to_input: bool = True  # the row's MSE/PSNR is output vs input pixels
+    compare_to_input: bool = True  # the row has MSE/PSNR against the input pixels ...
+    reconstruction: np.ndarray | None = None  # ... of this, when not of the output pixels
 
 
 #: Provenance metadata every output carries: the model file's sha256 and the parameters' digest.
@@ -50,6 +51,7 @@ class TaskRuntime:
 
     model: str | list[str] | None  # the model's name (decompress: every codec streams named)
     providers: list[str]  # execution providers the session really got (CPU after a fallback)
+    thresholds: dict[str, float] = field(default_factory=dict)  # row field -> decision threshold
 
 
 def provenance_of(model_sha256: str, params: Mapping[str, object]) -> dict[str, str]:
@@ -64,6 +66,8 @@ def params_digest(params: Mapping[str, object]) -> str:
 
 class Task(Protocol):
     name: TaskName
+    #: The row field that also names the output's key (anomaly: ``anomaly_map_key``), or None.
+    output_key_field: ClassVar[str | None]
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -94,6 +98,8 @@ class Task(Protocol):
 
 class ImageIO:
     """Image in, image out, in the input's format unless ``--format`` says otherwise."""
+
+    output_key_field: ClassVar[str | None] = None
 
     def read(self, data: bytes, key: str, max_pixels: int) -> DecodedImage:
         return decode(data, key, max_pixels=max_pixels)

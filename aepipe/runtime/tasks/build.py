@@ -10,14 +10,16 @@ from dataclasses import fields
 from functools import cache
 
 from aepipe.errors import ModelError
+from aepipe.runtime.anomaly.domain import DOMAIN_CHECK_TASK, DomainCheck, DomainScoring
+from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.codec.learned import load_codec
-from aepipe.runtime.model.zoo import load_model
+from aepipe.runtime.model.zoo import companion_domain_check, load_model
 from aepipe.runtime.options import TaskOptions
+from aepipe.runtime.tasks.anomaly import AnomalyTask
 from aepipe.runtime.tasks.base import Task
 from aepipe.runtime.tasks.compress import CompressTask, DecompressTask
 from aepipe.runtime.tasks.names import (
     CODEC_TASKS,
-    PLANNED_TASKS,
     RESTORATION_TASKS,
     TaskName,
 )
@@ -30,6 +32,20 @@ def build_task(options: TaskOptions) -> Task:
     return _build(TaskOptions(**own))
 
 
+def load_domain_check(options: TaskOptions, task: TaskName) -> DomainCheck | None:
+    """The trust check ``--domain-check`` names, else the model's companion in the zoo."""
+    spec = options.domain_check
+    if spec == "none":
+        return None
+    spec = spec or companion_domain_check(options.model, task, options.scale)
+    if spec is None:
+        return None
+    model, sha256 = load_model(spec, DOMAIN_CHECK_TASK, threads=options.threads)
+    if not model.card.anomaly:
+        raise ModelError(f"trust check {model.card.name} carries no calibration")
+    return DomainCheck(model, sha256, DomainScoring.from_dict(model.card.anomaly))
+
+
 @cache
 def _build(options: TaskOptions) -> Task:
     name = options.task
@@ -39,15 +55,24 @@ def _build(options: TaskOptions) -> Task:
         model, sha256 = load_model(
             options.model, name, scale=options.scale, threads=options.threads
         )
-        return RestoreTask(name, model, sha256, options)
+        return RestoreTask(name, model, sha256, options, load_domain_check(options, name))
     if options.self_ensemble and name in CODEC_TASKS:
         raise ModelError(f"self-ensemble averages restoration models; '{name}' has none to average")
     if name is TaskName.COMPRESS:
         codec = load_codec(options.model, threads=options.threads)
         chosen = len(codec.rates) // 2 if options.rate is None else options.rate
         codec.rate_point(chosen)  # an unknown --rate fails the run before any work
-        return CompressTask(codec, chosen, options.anchors)
+        domain = load_domain_check(options, TaskName.COMPRESS)
+        return CompressTask(codec, chosen, options.anchors, domain=domain)
     if name is TaskName.DECOMPRESS:
         return DecompressTask(options.model, options.threads)
-    assert name in PLANNED_TASKS, name
-    raise ModelError(f"task '{name}' is not available yet in this version of aepipe")
+    if name is TaskName.ANOMALY:
+        model, sha256 = load_model(options.model, name, threads=options.threads)
+        if not model.card.anomaly:
+            raise ModelError(
+                f"model {model.card.name} carries no anomaly calibration; export it with "
+                "`aepipe export RUN/last.pt --task anomaly`"
+            )
+        scoring = AnomalyScoring.from_dict(model.card.anomaly)
+        return AnomalyTask(model, sha256, scoring, options)
+    raise ModelError(f"unknown task '{name}'")

@@ -22,11 +22,13 @@ from aepipe.images import (
 )
 from aepipe.metrics.error import reconstruction_error
 from aepipe.metrics.msssim import ms_ssim
+from aepipe.runtime.anomaly.domain import DomainCheck
 from aepipe.runtime.codec.anchors import psnr_at_bpp
 from aepipe.runtime.codec.learned import LearnedCodec, load_codec, read_header
 from aepipe.runtime.options import ChunkOptions
 from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
 from aepipe.runtime.tasks.names import TaskName
+from aepipe.runtime.tasks.restore import domain_thresholds
 
 AEC_EXTENSION = ".aec"
 ANCHOR_CODECS = ("jpeg", "webp")
@@ -40,6 +42,7 @@ class CompressTask(ImageIO):
     rate: int
     anchors: bool = True
     name: TaskName = TaskName.COMPRESS
+    domain: DomainCheck | None = None  # trust check: rows get domain_score, out_of_domain
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -49,7 +52,8 @@ class CompressTask(ImageIO):
     @property
     def runtime(self) -> TaskRuntime:
         encoder = self.codec.encoder
-        return TaskRuntime(self.codec.name, encoder.providers if encoder else [])
+        providers = encoder.providers if encoder else []
+        return TaskRuntime(self.codec.name, providers, domain_thresholds(self.domain))
 
     def apply(self, image: DecodedImage) -> TaskOutput:
         data = self.codec.compress(image, self.rate)
@@ -57,6 +61,7 @@ class CompressTask(ImageIO):
         pixels = image.info.width * image.info.height
         bpp = 8 * len(data) / pixels
         fields: dict[str, object] = {
+            **(self.domain.fields(image.pixels) if self.domain else {}),
             "rate": self.rate,
             "bpp": round(bpp, 5),
             "ms_ssim": round(ms_ssim(image.pixels, decoded.pixels), 6),

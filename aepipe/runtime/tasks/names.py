@@ -12,12 +12,10 @@ class TaskName(StrEnum):
     SUPERRES = "superres"
     COMPRESS = "compress"  # image -> .aec with the learned codec
     DECOMPRESS = "decompress"  # .aec -> PNG with the codec its header names
-    ANOMALY = "anomaly"
+    ANOMALY = "anomaly"  # score against a model of normal images; heatmap PNG out
 
 
 #: Image-to-image tasks served by one tiled ONNX model each (``RestoreTask``).
 RESTORATION_TASKS = (TaskName.DENOISE, TaskName.UNWATERMARK, TaskName.SUPERRES)
 #: The learned codec's two directions; their models are one zoo entry with two parts.
 CODEC_TASKS = (TaskName.COMPRESS, TaskName.DECOMPRESS)
-#: Named in the CLI, refused at run time with a clear message until they ship.
-PLANNED_TASKS = (TaskName.ANOMALY,)

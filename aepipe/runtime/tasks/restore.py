@@ -14,6 +14,7 @@ import numpy as np
 
 from aepipe.images import DecodedImage
 from aepipe.images.resample import resize_bicubic
+from aepipe.runtime.anomaly.domain import DomainCheck
 from aepipe.runtime.ensemble import self_ensemble
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.session import OnnxModel
@@ -44,6 +45,7 @@ class RestoreTask(ImageIO):
     model: OnnxModel | None
     model_sha256: str
     options: TaskOptions  # tiling, batch size, self-ensemble and the noise level (σ, 0–255)
+    domain: DomainCheck | None = None  # trust check: rows get domain_score, out_of_domain
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -57,31 +59,18 @@ class RestoreTask(ImageIO):
     def runtime(self) -> TaskRuntime:
         if self.model is None:
             return TaskRuntime(None, [])
-        return TaskRuntime(self.model.card.name, self.model.providers)
+        return TaskRuntime(
+            self.model.card.name, self.model.providers, domain_thresholds(self.domain)
+        )
 
     @property
     def scale(self) -> int:
         return self.model.card.scale if self.model else 1
 
     def apply(self, image: DecodedImage) -> TaskOutput:
-        fields: dict[str, object] = {}
-        fn: TileFn = lambda batch: batch  # noqa: E731
-        if self.model is not None:
-            sigma = self._noise_level(image, fields)
-            fn = self._model_fn(self.model, image.info.channels, sigma)
-            if self.options.self_ensemble:
-                fn = self_ensemble(fn)
-        card = self.model.card if self.model else None
-        tile, overlap = resolved_tiling(self.options, card)
-        pixels = tile_apply(
-            image.pixels,
-            fn,
-            tile=tile,
-            overlap=overlap,
-            scale=self.scale,
-            multiple=card.pad_multiple if card else 1,
-            batch_size=self.options.batch_size,
-        )
+        fields: dict[str, object] = self.domain.fields(image.pixels) if self.domain else {}
+        sigma = self._noise_level(image, fields)
+        pixels = run_tiled(self.model, image.pixels, self.options, sigma)
         return TaskOutput(pixels, _resize_alpha(image.alpha, pixels.shape[:2]), fields)
 
     def _noise_level(self, image: DecodedImage, fields: dict[str, object]) -> float | None:
@@ -94,20 +83,50 @@ class RestoreTask(ImageIO):
         fields["noise_level"] = round(sigma, 3)
         return sigma
 
-    @staticmethod
-    def _model_fn(model: OnnxModel, channels: int, sigma: float | None) -> TileFn:
-        """Adapt channels (gray in, RGB model) and feed the noise level per tile batch."""
-        expand = channels == 1 and model.card.in_channels == 3
 
-        def run(batch: np.ndarray) -> np.ndarray:
-            x = np.repeat(batch, 3, axis=1) if expand else batch
-            level = None
-            if sigma is not None:
-                level = np.full((x.shape[0], 1, 1, 1), sigma / 255.0, dtype=np.float32)
-            y = model.run(x, noise_level=level)
-            return y.mean(axis=1, keepdims=True) if expand else y
+def domain_thresholds(domain: DomainCheck | None) -> dict[str, float]:
+    """The trust check's threshold on ``domain_score``, for the report's plots."""
+    if domain is None or domain.scoring is None:
+        return {}
+    return {"domain_score": domain.scoring.threshold}
 
-        return run
+
+def run_tiled(
+    model: OnnxModel | None, pixels: np.ndarray, options: TaskOptions, sigma: float | None = None
+) -> np.ndarray:
+    """``model`` over ``pixels`` (native dtype) tile by tile, as the options and card say;
+    the identity when ``model`` is None. Returns the native dtype at the model's scale."""
+    fn: TileFn = lambda batch: batch  # noqa: E731
+    card = model.card if model else None
+    if model is not None:
+        fn = _model_fn(model, pixels.shape[2], sigma)
+        if options.self_ensemble:
+            fn = self_ensemble(fn)
+    tile, overlap = resolved_tiling(options, card)
+    return tile_apply(
+        pixels,
+        fn,
+        tile=tile,
+        overlap=overlap,
+        scale=card.scale if card else 1,
+        multiple=card.pad_multiple if card else 1,
+        batch_size=options.batch_size,
+    )
+
+
+def _model_fn(model: OnnxModel, channels: int, sigma: float | None) -> TileFn:
+    """Adapt channels (gray in, RGB model) and feed the noise level per tile batch."""
+    expand = channels == 1 and model.card.in_channels == 3
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        x = np.repeat(batch, 3, axis=1) if expand else batch
+        level = None
+        if sigma is not None:
+            level = np.full((x.shape[0], 1, 1, 1), sigma / 255.0, dtype=np.float32)
+        y = model.run(x, noise_level=level)
+        return y.mean(axis=1, keepdims=True) if expand else y
+
+    return run
 
 
 def _resize_alpha(alpha: np.ndarray | None, size: tuple[int, ...]) -> np.ndarray | None:

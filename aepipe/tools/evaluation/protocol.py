@@ -45,7 +45,10 @@ class EvalError(AepipeError):
 @dataclass(frozen=True)
 class EvalConfig:
     data_dir: Path = option("folder of clean images (e.g. CBSD68)", positional=True)
-    task: str = option("what to evaluate", choices=(*EVAL_TASKS, TaskName.COMPRESS))
+    task: str = option(
+        "what to evaluate (trust: the domain check beside --model)",
+        choices=(*EVAL_TASKS, TaskName.COMPRESS, TaskName.ANOMALY, "trust"),
+    )
     model: str | None = option("registry name, .onnx path or s3:// URI", None)
     noise_level: float = option("denoise: σ on the 0–255 scale", 25.0)
     scale: int = option("superres factor", 2, choices=(2, 4))

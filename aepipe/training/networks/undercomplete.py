@@ -58,3 +58,11 @@ class ConvAutoencoder(nn.Module):
 def ae_undercomplete(**kwargs: object) -> ConvAutoencoder:
     """~21k parameters, 16/32 channels, an 8-channel code at 1/4 resolution."""
     return ConvAutoencoder(**kwargs)  # type: ignore[arg-type]
+
+
+@register_model("anomaly-ae-m")
+def anomaly_ae_m(**kwargs: object) -> ConvAutoencoder:
+    """~0.3M parameters, 32/64/128 channels, a 16-channel code at 1/8 resolution (16 values per
+    8 x 8 x 3 = 192 input values, 12x fewer): more context per code value than
+    ``ae-undercomplete`` and a tighter bottleneck, for anomaly detection on textures."""
+    return ConvAutoencoder(**{"widths": (32, 64, 128), "code_channels": 16, **kwargs})  # type: ignore[arg-type]

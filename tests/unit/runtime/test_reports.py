@@ -48,7 +48,7 @@ def test_report_files_are_written_and_readable(tmp_path):
     ]
     location = ReportLocation(open_storage(str(tmp_path)), "run-1")
     files = write_report(location, rows, summarize(rows, {"run_id": "run-1"}))
-    assert set(files) == {"rows.jsonl", "rows.csv", "summary.json"}
+    assert set(files) == {"rows.jsonl", "rows.csv", "rows.parquet", "summary.json", "report.html"}
     lines = (tmp_path / "_reports/run-1/rows.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["psnr"] is None and first["noise_level"] == 25.0

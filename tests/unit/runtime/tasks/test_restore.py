@@ -48,10 +48,10 @@ def test_gray_image_runs_through_the_rgb_denoiser_and_stays_gray():
     assert result.pixels.shape == (40, 44, 1) and result.pixels.dtype == np.uint8
 
 
-def test_tasks_planned_for_later_say_so():
+def test_anomaly_without_a_model_says_to_pass_one():
     from aepipe.errors import ModelError
 
-    with pytest.raises(ModelError, match="not available yet"):
+    with pytest.raises(ModelError, match="no shipped model for task 'anomaly' yet; pass --model"):
         build_task(TaskOptions(task="anomaly"))
 
 

@@ -1,0 +1,1 @@
+"""Anomaly detection at run time: the score definition, its calibration, the heatmap."""

@@ -1,0 +1,106 @@
+"""The pictures of ``report.html``: a bounded number of thumbnails read back from storage.
+
+    most anomalous        input and heatmap of the highest ``anomaly_score`` rows
+    out of domain         inputs the trust check flagged (``out_of_domain``)
+    most / least changed  input and output of the lowest / highest PSNR (output vs input)
+
+At most ``per_gallery`` items each, whatever the run's size; an image that cannot be read
+back (deleted meanwhile, an ``.aec`` stream) is shown without that thumbnail.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from aepipe.errors import AepipeError
+from aepipe.images import decode, from_float, to_float
+from aepipe.runtime.reports.html import Gallery, GalleryItem, Thumbnail
+from aepipe.runtime.reports.rows import ReportRow, RowStatus
+from aepipe.storage import Storage
+
+THUMBNAIL_SIDE = 192
+PER_GALLERY = 8
+
+
+def thumbnail_png(data: bytes, key: str, side: int = THUMBNAIL_SIDE) -> bytes:
+    """An 8-bit RGB PNG of at most ``side`` px a side of the image in ``data``."""
+    image = decode(data, key)
+    pixels = from_float(to_float(image.pixels), "uint8")
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    picture = Image.fromarray(pixels)
+    picture.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def build_galleries(
+    rows: Sequence[ReportRow], source: Storage, dest: Storage, per_gallery: int = PER_GALLERY
+) -> list[Gallery]:
+    done = [r for r in rows if r.status is RowStatus.OK]
+    galleries = []
+    scored = [r for r in done if _number(r, "anomaly_score") is not None]
+    if scored:
+        top = sorted(scored, key=lambda r: -(_number(r, "anomaly_score") or 0))[:per_gallery]
+        galleries.append(
+            Gallery("Most anomalous", [_item(r, source, dest, "heatmap", _anomaly) for r in top])
+        )
+    flagged = [r for r in done if r.extra.get("out_of_domain") is True][:per_gallery]
+    if flagged:
+        items = [_item(r, source, dest, "output", _domain) for r in flagged]
+        galleries.append(Gallery("Inputs outside the models' training domain", items))
+    changed = [r for r in done if r.psnr is not None and "anomaly_score" not in r.extra]
+    if changed:
+        by_psnr = sorted(changed, key=lambda r: r.psnr if r.psnr is not None else math.inf)
+        least = [r for r in reversed(by_psnr) if r not in by_psnr[:per_gallery]][:per_gallery]
+        for title, chosen in (
+            ("Most changed by the model (lowest PSNR output vs input)", by_psnr[:per_gallery]),
+            ("Least changed", least),
+        ):
+            items = [_item(r, source, dest, "output", _psnr) for r in chosen]
+            galleries.append(Gallery(title, items))
+    return galleries
+
+
+def _number(row: ReportRow, name: str) -> float | None:
+    value = row.to_dict().get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _anomaly(row: ReportRow) -> str:
+    flag = "anomalous" if row.extra.get("anomalous") else "normal"
+    return f"anomaly_score {row.extra.get('anomaly_score')} ({flag})"
+
+
+def _domain(row: ReportRow) -> str:
+    return f"domain_score {row.extra.get('domain_score')}"
+
+
+def _psnr(row: ReportRow) -> str:
+    return "identical" if row.psnr == math.inf else f"PSNR output vs input {row.psnr:.2f} dB"
+
+
+def _item(
+    row: ReportRow,
+    source: Storage,
+    dest: Storage,
+    output_label: str,
+    caption: Callable[[ReportRow], str],
+) -> GalleryItem:
+    thumbnails = [_read(source, row.key, "input")]
+    if row.output_key:
+        thumbnails.append(_read(dest, row.output_key, output_label))
+    return GalleryItem(row.key, caption(row), [t for t in thumbnails if t is not None])
+
+
+def _read(storage: Storage, key: str, label: str) -> Thumbnail | None:
+    try:
+        return Thumbnail(label, thumbnail_png(storage.read(key), key))
+    except AepipeError:
+        return None
