@@ -15,6 +15,10 @@ class ObjectNotFoundError(StorageError):
     """The key does not exist under the storage root."""
 
 
+class PreconditionFailedError(StorageError):
+    """A conditional write lost: the object appeared, or changed, since it was looked at."""
+
+
 class UnsafeKeyError(StorageError, ValueError):
     """A key tries to escape its storage root (``..``, absolute paths, backslashes)."""
 
@@ -49,3 +53,12 @@ class ModelError(AepipeError):
 
 class BitstreamError(AepipeError):
     """An .aec stream is not one this codec can decode (corrupt, truncated, another model)."""
+
+
+class RunInterrupted(AepipeError):
+    """A run stopped by a signal; its partial report is written. ``exit_status`` is 128 + the
+    signal's number, as shells report it."""
+
+    def __init__(self, message: str, exit_status: int) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status

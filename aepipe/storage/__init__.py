@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aepipe.storage.base import ObjectInfo, Storage
+from aepipe.storage.base import ObjectInfo, Precondition, Storage, metadata_text
 from aepipe.storage.local import LocalStorage
 from aepipe.storage.location import check_no_overlap, parse_location
 
-__all__ = ["ObjectInfo", "Storage", "check_no_overlap", "open_storage", "parse_location"]
+__all__ = [
+    "ObjectInfo",
+    "Precondition",
+    "Storage",
+    "check_no_overlap",
+    "metadata_text",
+    "open_storage",
+    "parse_location",
+]
 
 
 def open_storage(uri: str, *, endpoint_url: str | None = None) -> Storage:

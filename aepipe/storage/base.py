@@ -12,8 +12,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
+from urllib.parse import quote
 
-from aepipe.errors import UnsafeKeyError
+from aepipe.errors import PreconditionFailedError, UnsafeKeyError
 
 META_DIR = ".aepipe-meta"  # local backend's sidecar folder at the root; reserved everywhere
 TMP_PREFIX = ".tmp-"  # local backend's in-flight temp files; reserved everywhere
@@ -35,12 +36,27 @@ class ObjectInfo:
     etag: str = field(default="", compare=False)
 
 
+@dataclass(frozen=True)
+class Precondition:
+    """What an object must be for a write to go ahead (S3's conditional writes).
+
+    ``absent``: the key must not exist (``If-None-Match: *``), so two runs racing to create an
+    output cannot both write it. ``etag``: the object must still be the version ``head``
+    returned (``If-Match``), so a replacement cannot clobber a concurrent one.
+    """
+
+    absent: bool = False
+    etag: str | None = None
+
+
 class Storage(Protocol):
     """A flat key space under one root (a local folder or an S3 bucket/prefix).
 
-    ``list`` streams keys lazily in lexicographic order. ``write`` is atomic: a reader sees the
-    old object or the new one, never a partial one. Metadata keys must be lowercase ascii
-    (S3 lowercases them anyway) and values printable ascii (they travel as HTTP headers).
+    ``list`` streams keys lazily in lexicographic order, unsafe ones included (reading them
+    fails with UnsafeKeyError, so each becomes an error row rather than vanishing). ``write``
+    is atomic: a reader sees the old object or the new one, never a partial one. Metadata keys
+    must be lowercase ascii (S3 lowercases them anyway) and values printable ascii (they travel
+    as HTTP headers; :func:`metadata_text` encodes any text so).
     """
 
     uri: str  # the root, e.g. "s3://bucket/prefix" or "/abs/path"
@@ -53,8 +69,15 @@ class Storage(Protocol):
         """Return the object's bytes; ObjectNotFoundError if missing."""
         ...
 
-    def write(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
-        """Store ``data`` (and replace any metadata) atomically."""
+    def write(
+        self,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+        precondition: Precondition | None = None,
+    ) -> None:
+        """Store ``data`` (and replace any metadata) atomically; PreconditionFailedError when
+        ``precondition`` does not hold at the moment of writing."""
         ...
 
     def head(self, key: str) -> ObjectInfo | None:
@@ -64,6 +87,20 @@ class Storage(Protocol):
     def describe(self, key: str) -> str:
         """Full URI of ``key``, for messages and report rows."""
         ...
+
+    def probe(self) -> None:
+        """StorageError unless the root answers with these credentials (a missing bucket, a
+        refused key, a folder that is a file): checked before a run touches any image."""
+        ...
+
+
+def check_precondition(storage: Storage, key: str, precondition: Precondition) -> None:
+    """Raise PreconditionFailedError unless the object is as ``precondition`` wants it now."""
+    current = storage.head(key)
+    if precondition.absent and current is not None:
+        raise PreconditionFailedError(f"{storage.describe(key)}: exists already")
+    if precondition.etag is not None and (current is None or current.etag != precondition.etag):
+        raise PreconditionFailedError(f"{storage.describe(key)}: changed since it was read")
 
 
 def validate_key(key: str) -> str:
@@ -79,8 +116,18 @@ def validate_key(key: str) -> str:
 
 
 def is_valid_key(key: str) -> bool:
-    """Whether ``validate_key`` would accept ``key``; listings skip keys that fail it."""
+    """Whether ``validate_key`` would accept ``key``."""
     return _unsafe_reason(key) is None
+
+
+def is_folder_marker(key: str) -> bool:
+    """``photos/2024/``: an empty object S3 consoles create to show a folder; not an input."""
+    return key.endswith("/")
+
+
+#: S3's own limit on a key: 1,024 bytes of UTF-8.
+MAX_KEY_BYTES = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _unsafe_reason(key: str) -> str | None:
@@ -88,6 +135,8 @@ def _unsafe_reason(key: str) -> str | None:
         return "empty"
     if "\0" in key:
         return "contains NUL"
+    if _CONTROL.search(key):
+        return "contains a control character"
     if "\\" in key:
         return "contains a backslash"
     if key.startswith("/"):
@@ -95,15 +144,27 @@ def _unsafe_reason(key: str) -> str | None:
     if _DRIVE.match(key):
         return "drive letter"
     try:
-        key.encode("utf-8")
+        size = len(key.encode("utf-8"))
     except UnicodeEncodeError:
         return "not valid UTF-8"
+    if size > MAX_KEY_BYTES:
+        return f"{size} bytes long, S3 allows {MAX_KEY_BYTES}"
     parts = key.split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "empty, '.' or '..' path component"
     if parts[0] == META_DIR or parts[-1].startswith(TMP_PREFIX):
         return f"reserved name ({META_DIR}/ or {TMP_PREFIX}*)"
     return None
+
+
+#: Printable ASCII except '%': what a metadata value keeps as is (S3 sends it as an HTTP header).
+_METADATA_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def metadata_text(text: str) -> str:
+    """``text`` as a metadata value: UTF-8 percent-encoded where it is not printable ASCII
+    (``été/plage.jpg`` -> ``%C3%A9t%C3%A9/plage.jpg``); ASCII text without '%' is unchanged."""
+    return quote(text, safe=_METADATA_SAFE)
 
 
 def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:

@@ -7,11 +7,14 @@ provenance (treated as "not done" by resume logic), never data with stale proven
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from aepipe.errors import ObjectNotFoundError, StorageError
@@ -19,15 +22,19 @@ from aepipe.storage.base import (
     META_DIR,
     TMP_PREFIX,
     ObjectInfo,
+    Precondition,
+    check_precondition,
     glob_literal_dir,
     glob_regex,
-    is_valid_key,
+    is_folder_marker,
     validate_key,
     validate_metadata,
 )
 
 _UMASK = os.umask(0o022)  # read the process umask (the only portable way) and put it back
 os.umask(_UMASK)
+#: Lock files for conditional writes (see LocalStorage._locked).
+LOCK_STRIPES = 64
 
 
 class LocalStorage:
@@ -42,7 +49,7 @@ class LocalStorage:
         start = glob_literal_dir(glob)
         pattern = glob_regex(glob) if glob else None
         for key in self._walk(self.root / start, start):
-            if is_valid_key(key) and (pattern is None or pattern.match(key)):
+            if not is_folder_marker(key) and (pattern is None or pattern.match(key)):
                 yield key
 
     def _walk(self, folder: Path, key_prefix: str) -> Iterator[str]:
@@ -72,17 +79,45 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot read {path}: {exc}") from exc
 
-    def write(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
-        """Replace the file atomically, then its metadata sidecar (see module docstring)."""
+    def write(
+        self,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+        precondition: Precondition | None = None,
+    ) -> None:
+        """Replace the file atomically, then its metadata sidecar (see module docstring).
+
+        With a precondition the check and the write hold an exclusive lock on the key's lock
+        stripe, so two processes writing the same key cannot both pass the check.
+        """
         path, meta = self._path(key), validate_metadata(metadata)
         meta_path = self._meta_path(key)
         try:
-            meta_path.unlink(missing_ok=True)
-            atomic_write(path, data)
-            if meta:
-                atomic_write(meta_path, json.dumps(meta, sort_keys=True).encode())
+            with self._locked(key) if precondition else nullcontext():
+                if precondition:
+                    check_precondition(self, key, precondition)
+                meta_path.unlink(missing_ok=True)
+                atomic_write(path, data)
+                if meta:
+                    atomic_write(meta_path, json.dumps(meta, sort_keys=True).encode())
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc}") from exc
+
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        """One of LOCK_STRIPES lock files, picked by the key's hash: a fixed set of files that
+        can stay (deleting a lock file races with its next user), and writes of different
+        keys rarely wait on each other."""
+        digest = hashlib.sha256(validate_key(key).encode()).digest()
+        lock_path = self.root / META_DIR / "locks" / f"{digest[0] % LOCK_STRIPES:02d}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def head(self, key: str) -> ObjectInfo | None:
         """Size from ``stat``, metadata from the sidecar (empty if there is none)."""
@@ -101,6 +136,15 @@ class LocalStorage:
     def describe(self, key: str) -> str:
         """The absolute path of the key."""
         return str(self._path(key))
+
+    def probe(self) -> None:
+        """A root that is missing is fine (created on the first write); one that is a file
+        or sits under a file is not."""
+        for folder in (self.root, *self.root.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise StorageError(f"{self.root}: {folder} is not a folder")
+                return
 
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)

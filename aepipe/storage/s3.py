@@ -8,6 +8,8 @@ are addressed path-style by botocore, which is what SeaweedFS and MinIO need.
 from __future__ import annotations
 
 import io
+import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -15,19 +17,43 @@ import boto3
 from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    IncompleteReadError,
+    ResponseStreamingError,
+)
 
-from aepipe.errors import ObjectNotFoundError, StorageError
+from aepipe.errors import ObjectNotFoundError, PreconditionFailedError, StorageError
 from aepipe.storage.base import (
     ObjectInfo,
+    Precondition,
+    check_precondition,
     glob_literal_dir,
     glob_regex,
-    is_valid_key,
+    is_folder_marker,
     validate_key,
     validate_metadata,
 )
 
-_CLIENT_CONFIG = Config(retries={"max_attempts": 10, "mode": "adaptive"}, max_pool_connections=32)
+#: botocore's attempts per request (its adaptive mode backs off between them); the standard
+#: AWS_MAX_ATTEMPTS setting overrides it.
+MAX_ATTEMPTS = 10
+
+
+def client_config() -> Config:
+    return Config(
+        retries={
+            "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", MAX_ATTEMPTS)),
+            "mode": "adaptive",
+        },
+        max_pool_connections=32,
+        # A CRC32 on every PUT, checked by the store; responses that carry one are checked here.
+        request_checksum_calculation="when_supported",
+        response_checksum_validation="when_supported",
+    )
+
+
 # From 8 MiB, s3transfer moves objects as parallel 8 MiB parts (multipart up, ranged GETs
 # down). Below it, plain PUT/GET calls: s3transfer's per-call thread pool (and the HEAD
 # before each download) made small-object reads 2-3x slower against SeaweedFS.
@@ -36,6 +62,14 @@ _TRANSFER_CONFIG = TransferConfig(
     multipart_threshold=_MULTIPART_BYTES, multipart_chunksize=_MULTIPART_BYTES
 )
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_NO_BUCKET = {"NoSuchBucket"}
+_REFUSED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"}
+_PRECONDITION_FAILED = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
+#: The store says the body it got does not match the checksum sent with it.
+_DAMAGED_BODY = {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "InvalidChecksum"}
+#: Attempts at a body that broke off or arrived damaged, with _BODY_BACKOFF_S x 2^n between.
+_BODY_ATTEMPTS = 5
+_BODY_BACKOFF_S = 0.05
 
 
 class S3Storage:
@@ -46,7 +80,7 @@ class S3Storage:
         self.prefix = prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self._client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url, config=_CLIENT_CONFIG
+            "s3", endpoint_url=endpoint_url, config=client_config()
         )
 
     def list(self, glob: str | None = None) -> Iterator[str]:
@@ -59,28 +93,62 @@ class S3Storage:
             for page in pages:
                 for obj in page.get("Contents", ()):
                     key = obj["Key"][len(root) :]
-                    if is_valid_key(key) and (pattern is None or pattern.match(key)):
+                    if not is_folder_marker(key) and (pattern is None or pattern.match(key)):
                         yield key
 
     def read(self, key: str) -> bytes:
-        """One GET for small objects; big ones are re-fetched as parallel ranged GETs."""
+        """One GET for small objects; big ones are re-fetched as parallel ranged GETs.
+
+        botocore retries a request that fails, but not a body that breaks off while it is
+        read (a reset or a cut connection): that is retried here, ``_BODY_ATTEMPTS`` times, and
+        a body shorter than its Content-Length is never returned.
+        """
         s3_key = self._s3_key(key)
         with _errors(self.describe(key)):
-            response = self._client.get_object(Bucket=self.bucket, Key=s3_key)
-            if response["ContentLength"] < _MULTIPART_BYTES:
-                return bytes(response["Body"].read())
-            response["Body"].close()
-            buffer = io.BytesIO()
-            self._client.download_fileobj(self.bucket, s3_key, buffer, Config=_TRANSFER_CONFIG)
-            return buffer.getvalue()
+            for attempt in range(_BODY_ATTEMPTS):
+                try:
+                    return self._get(s3_key)
+                except (ResponseStreamingError, IncompleteReadError):
+                    if attempt == _BODY_ATTEMPTS - 1:
+                        raise
+                    time.sleep(_BODY_BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
 
-    def write(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
-        """One PUT, or a multipart upload from 8 MiB; either way S3 publishes it atomically."""
+    def _get(self, s3_key: str) -> bytes:
+        response = self._client.get_object(Bucket=self.bucket, Key=s3_key)
+        if response["ContentLength"] < _MULTIPART_BYTES:
+            data = bytes(response["Body"].read())
+            if len(data) != response["ContentLength"]:
+                raise IncompleteReadError(
+                    actual_bytes=len(data), expected_bytes=response["ContentLength"]
+                )
+            return data
+        response["Body"].close()
+        buffer = io.BytesIO()
+        self._client.download_fileobj(self.bucket, s3_key, buffer, Config=_TRANSFER_CONFIG)
+        return buffer.getvalue()
+
+    def write(
+        self,
+        key: str,
+        data: bytes,
+        metadata: Mapping[str, str] | None = None,
+        precondition: Precondition | None = None,
+    ) -> None:
+        """One PUT, or a multipart upload from 8 MiB; either way S3 publishes it atomically.
+
+        Every PUT carries a CRC32 the store checks (botocore's flexible checksums). A
+        precondition travels as ``If-None-Match``/``If-Match`` on the PUT; s3transfer's multipart
+        uploads cannot carry one, so for objects of 8 MiB and more it is checked with a HEAD
+        just before the upload (a narrower race, not none).
+        """
         s3_key, meta = self._s3_key(key), validate_metadata(metadata)
         with _errors(self.describe(key)):
             if len(data) < _MULTIPART_BYTES:
-                self._client.put_object(Bucket=self.bucket, Key=s3_key, Body=data, Metadata=meta)
+                self._put(s3_key, data, meta, _conditions(precondition))
             else:
+                if precondition:
+                    check_precondition(self, key, precondition)
                 self._client.upload_fileobj(
                     io.BytesIO(data),
                     self.bucket,
@@ -88,6 +156,23 @@ class S3Storage:
                     ExtraArgs={"Metadata": meta},
                     Config=_TRANSFER_CONFIG,
                 )
+
+    def _put(
+        self, s3_key: str, data: bytes, meta: dict[str, str], conditions: dict[str, str]
+    ) -> None:
+        """PutObject; a body the store received damaged (its checksum did not match) is sent
+        again, ``_BODY_ATTEMPTS`` times: botocore does not retry a 400."""
+        for attempt in range(_BODY_ATTEMPTS):
+            try:
+                self._client.put_object(
+                    Bucket=self.bucket, Key=s3_key, Body=data, Metadata=meta, **conditions
+                )
+                return
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code not in _DAMAGED_BODY or attempt == _BODY_ATTEMPTS - 1:
+                    raise
+                time.sleep(_BODY_BACKOFF_S * 2**attempt)
 
     def head(self, key: str) -> ObjectInfo | None:
         """HeadObject; None if missing."""
@@ -103,6 +188,14 @@ class S3Storage:
             etag=response.get("ETag", ""),
         )
 
+    def probe(self) -> None:
+        """HeadBucket: the bucket exists and these credentials may use it."""
+        try:
+            with _errors(self.uri):
+                self._client.head_bucket(Bucket=self.bucket)
+        except ObjectNotFoundError:  # HEAD answers a bare 404
+            raise StorageError(f"{self.uri}: no such bucket") from None
+
     def describe(self, key: str) -> str:
         """``s3://bucket/prefix/key``."""
         return f"s3://{self.bucket}/{self._s3_key(key)}"
@@ -110,6 +203,14 @@ class S3Storage:
     def _s3_key(self, key: str) -> str:
         validate_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
+
+
+def _conditions(precondition: Precondition | None) -> dict[str, str]:
+    if precondition is None:
+        return {}
+    if precondition.absent:
+        return {"IfNoneMatch": "*"}
+    return {"IfMatch": precondition.etag} if precondition.etag else {}
 
 
 @contextmanager
@@ -120,8 +221,16 @@ def _errors(uri: str) -> Iterator[None]:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
+        if code in _NO_BUCKET:
+            raise StorageError(f"{uri}: no such bucket") from exc
         if code in _NOT_FOUND:
             raise ObjectNotFoundError(f"no such object: {uri}") from exc
+        if code in _REFUSED:
+            raise StorageError(
+                f"{uri}: {code}: access refused (credentials or permissions)"
+            ) from exc
+        if code in _PRECONDITION_FAILED:
+            raise PreconditionFailedError(f"{uri}: changed by another writer ({code})") from exc
         raise StorageError(f"{uri}: {code} {error.get('Message', '')}".rstrip()) from exc
     except (BotoCoreError, Boto3Error) as exc:
         raise StorageError(f"{uri}: {exc}") from exc

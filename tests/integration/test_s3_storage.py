@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from storagecontract import check_conditional_writes
 
 from aepipe.errors import ObjectNotFoundError, StorageError, UnsafeKeyError
 from aepipe.storage import ObjectInfo, open_storage
@@ -155,3 +156,8 @@ def test_open_storage_with_an_explicit_endpoint(
     storage = open_storage(f"s3://{s3_bucket}", endpoint_url=s3_env.endpoint_url)
     storage.write("k.txt", b"hello")
     assert storage.read("k.txt") == b"hello"
+
+
+def test_conditional_writes(store: S3Storage) -> None:
+    """SeaweedFS honours If-None-Match and If-Match on PutObject, as AWS S3 does."""
+    check_conditional_writes(store)

@@ -8,6 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
+from storagecontract import check_conditional_writes
 
 from aepipe.errors import ObjectNotFoundError, StorageError, UnsafeKeyError
 from aepipe.storage import ObjectInfo, open_storage
@@ -143,15 +144,19 @@ def test_listing_a_missing_root_is_empty(store: LocalStorage) -> None:
     assert list(store.list("sub/*.png")) == []
 
 
-def test_listing_hides_metadata_temp_files_and_unsafe_names(store: LocalStorage) -> None:
+def test_listing_hides_metadata_and_temp_files_and_shows_unsafe_names(
+    store: LocalStorage,
+) -> None:
     store.write("a.png", b"1", {"k": "v"})
     (store.root / ".tmp-crashed").write_bytes(b"partial")  # left by a killed writer
-    (store.root / "back\\slash.png").write_bytes(b"")  # not a key any backend accepts
+    (store.root / "back\\slash.png").write_bytes(b"")  # listed: reading it is refused
     (store.root / "sub" / ".aepipe-meta").mkdir(parents=True)  # only the root's is reserved
     (store.root / "sub" / ".aepipe-meta" / "x.png").write_bytes(b"")
     assert (store.root / ".aepipe-meta" / "a.png.json").is_file()
-    assert list(store.list()) == ["a.png", "sub/.aepipe-meta/x.png"]
-    assert list(store.list("**")) == ["a.png", "sub/.aepipe-meta/x.png"]
+    listed = ["a.png", "back\\slash.png", "sub/.aepipe-meta/x.png"]
+    assert list(store.list()) == listed and list(store.list("**")) == listed
+    with pytest.raises(UnsafeKeyError, match="backslash"):
+        store.read("back\\slash.png")
 
 
 def test_symlinked_folders_are_not_walked(store: LocalStorage, tmp_path: Path) -> None:
@@ -206,3 +211,9 @@ def test_crash_between_data_and_metadata_leaves_no_stale_provenance(
     with pytest.raises(SimulatedCrash):
         store.write("img.png", b"new", {"k": "new"})
     assert store.head("img.png") == ObjectInfo(key="img.png", size=3, metadata={})
+
+
+def test_conditional_writes(store: LocalStorage) -> None:
+    check_conditional_writes(store)
+    locks = list((store.root / ".aepipe-meta" / "locks").iterdir())
+    assert 0 < len(locks) <= 2 and list(store.list()) == ["c.png", "race.png"]
