@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aepipe.errors import AepipeError
+from aepipe.errors import AepipeError, RunInterrupted
 from aepipe.parameters import add_arguments, from_namespace
 from aepipe.runtime.options import RunOptions, TaskOptions
 
@@ -100,7 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_command(options: RunOptions) -> RunSummary:
-    """Run the flow with a progress bar; returns its summary."""
+    """Run the flow with a progress bar; returns its summary. Ctrl-C ends it with
+    RunInterrupted after the flow has written its partial report (on SIGTERM Prefect, once the
+    report is written, ends the process by the signal itself, as the shell expects)."""
+    try:
+        return _run_with_progress(options)
+    except KeyboardInterrupt as stop:
+        raise RunInterrupted("interrupted; the partial report says what was done", 130) from stop
+
+
+def _run_with_progress(options: RunOptions) -> RunSummary:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from aepipe.runtime.flow import process_images
@@ -255,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_command(args)
         elif args.command == "eval":
             eval_command(args)
+    except RunInterrupted as error:
+        print(f"aepipe: {error}", file=sys.stderr)
+        return error.exit_status
     except AepipeError as error:
         print(f"aepipe: {error}", file=sys.stderr)
         return 1

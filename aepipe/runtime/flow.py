@@ -11,6 +11,7 @@ over a cluster; the chunk task is self-contained.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -38,9 +40,12 @@ from aepipe.runtime.reports.gallery import build_galleries
 from aepipe.runtime.reports.summary import RunInfo, RunSummary
 from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task
 from aepipe.runtime.tasks.build import build_task
+from aepipe.storage import Storage
 
 
-@task(name="process-chunk", cache_policy=NO_CACHE)
+# persist_result=False throughout: Prefect would cloudpickle results to storage if a
+# deployment turned persistence on; the runtime unpickles nothing and pickles nothing.
+@task(name="process-chunk", cache_policy=NO_CACHE, persist_result=False)
 def process_chunk_task(keys: list[str], options: RunOptions) -> list[ReportRow]:
     """No Prefect retries: storage I/O retries inside botocore, image errors become rows."""
     source, dest = options.storages()
@@ -49,7 +54,13 @@ def process_chunk_task(keys: list[str], options: RunOptions) -> list[ReportRow]:
     return rows
 
 
-@task(name="write-report", retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+@task(
+    name="write-report",
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
 def write_report_task(
     options: RunOptions, run_id: str, started: datetime, rows: list[ReportRow]
 ) -> RunSummary:
@@ -58,8 +69,14 @@ def write_report_task(
 
 
 def finish_report(
-    options: RunOptions, run_id: str, started: datetime, rows: list[ReportRow], task: Task
+    options: RunOptions,
+    run_id: str,
+    started: datetime,
+    rows: list[ReportRow],
+    task: Task,
+    interrupted: str | None = None,
 ) -> RunSummary:
+    """The report files; ``interrupted`` names what stopped the run when they are partial."""
     source, dest = options.storages()
     location = ReportLocation(dest, run_id)
     provenance, runtime = task.provenance, task.runtime
@@ -75,7 +92,10 @@ def finish_report(
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "wall_seconds": round((finished - started).total_seconds(), 3),
+        "complete": interrupted is None,
     }
+    if interrupted:
+        run["interrupted"] = interrupted
     summary = summarize(rows, run)
     galleries = [] if options.dry_run else build_galleries(rows, source, dest)
     files = write_report(location, rows, summary, galleries)
@@ -88,16 +108,36 @@ CHUNK_RUNNER: TaskRunner[PrefectFuture[Any]] = ThreadPoolTaskRunner(max_workers=
 
 
 def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
-    started = datetime.now(UTC)
+    started, run_id = datetime.now(UTC), new_run_id()
     options = RunOptions(**_SIGNATURE.bind(*args, **kwargs).arguments)
-    source, _ = options.storages()
-    build_task(options)  # a missing or damaged model fails the run before any work
-    keys = input_keys(source, options)
-    rows = _run_chunks(options, chunked(keys, options.chunk_size))
-    summary = write_report_task(options, new_run_id(), started, rows)
+    source, dest = options.storages()
+    task = build_task(options)  # a missing or damaged model fails the run before any work
+    source.probe()  # so does a missing bucket or refused credentials, on either side,
+    dest.probe()
+    record_start(dest, run_id, options, started)  # and a DEST that takes no writes
+    rows: list[ReportRow] = []
+    try:
+        _run_chunks(options, chunked(input_keys(source, options), options.chunk_size), rows)
+    except (KeyboardInterrupt, TerminationSignal) as stop:
+        reason = "SIGTERM" if isinstance(stop, TerminationSignal) else "interrupt (Ctrl-C)"
+        partial = finish_report(options, run_id, started, rows, task, interrupted=reason)
+        get_run_logger().warning("%s: partial report at %s", reason, partial["report"])
+        raise
+    summary = write_report_task(options, run_id, started, rows)
     get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
     publish_artifacts(summary, rows)
     return summary
+
+
+def record_start(dest: Storage, run_id: str, options: RunOptions, started: datetime) -> None:
+    """``_reports/<run-id>/run.json``: who started what, written before any image is touched,
+    which also proves DEST exists and takes writes with these credentials."""
+    record = {
+        "run_id": run_id,
+        "started": started.isoformat(timespec="seconds"),
+        "params": asdict(options),
+    }
+    ReportLocation(dest, run_id).write("run.json", json.dumps(record, indent=2).encode())
 
 
 _SIGNATURE = signature_of(RunOptions)
@@ -110,7 +150,9 @@ _process_images.__doc__ = args_docstring(
     "Run ``task`` over every image under ``source`` into ``dest``; returns the run's summary.",
     RunOptions,
 )
-process_images = flow(name="process-images", task_runner=CHUNK_RUNNER)(_process_images)
+process_images = flow(name="process-images", task_runner=CHUNK_RUNNER, persist_result=False)(
+    _process_images
+)
 
 
 def new_run_id() -> str:
@@ -120,9 +162,9 @@ def new_run_id() -> str:
     return str(flow_run.id or uuid.uuid4())
 
 
-def _run_chunks(options: RunOptions, chunks: Iterator[list[str]]) -> list[ReportRow]:
-    """Submit chunk tasks, keeping at most ``chunks_in_flight`` ahead of their results."""
-    rows: list[ReportRow] = []
+def _run_chunks(options: RunOptions, chunks: Iterator[list[str]], rows: list[ReportRow]) -> None:
+    """Submit chunk tasks, keeping at most ``chunks_in_flight`` ahead of their results, and
+    add each chunk's rows to ``rows`` as it finishes (an interrupted run keeps those)."""
     in_flight: deque[PrefectFuture[list[ReportRow]]] = deque()
     for chunk in chunks:
         in_flight.append(process_chunk_task.submit(chunk, options))
@@ -130,7 +172,6 @@ def _run_chunks(options: RunOptions, chunks: Iterator[list[str]]) -> list[Report
             rows.extend(in_flight.popleft().result())
     while in_flight:
         rows.extend(in_flight.popleft().result())
-    return rows
 
 
 def publish_artifacts(summary: RunSummary, rows: list[ReportRow]) -> None:

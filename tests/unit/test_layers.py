@@ -106,6 +106,27 @@ def test_every_import_respects_the_layers(path: Path) -> None:
         )
 
 
+#: modules that turn bytes into code objects: loading an untrusted file with them runs it
+PICKLERS = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
+RUNTIME_SOURCES = [p for p in SOURCES if layer_of(module_name(p)) in ("ground", "runtime")]
+
+
+@pytest.mark.parametrize("path", RUNTIME_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_pickle_in_the_runtime(path: Path) -> None:
+    """Models are ONNX (protobuf), cards and reports JSON: nothing a worker loads can run code."""
+    assert not {target.split(".")[0] for target, _ in imports(path)} & PICKLERS, path
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.keyword) and node.arg == "allow_pickle":
+            assert isinstance(node.value, ast.Constant) and node.value.value is False, path
+
+
+def test_prefect_never_persists_results_with_its_pickle_serializer() -> None:
+    from aepipe.runtime import flow
+
+    for runnable in (flow.process_images, flow.process_chunk_task, flow.write_report_task):
+        assert runnable.persist_result is False, runnable.name
+
+
 def test_the_table_covers_every_folder() -> None:
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     files = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}

@@ -9,27 +9,32 @@ the task's provenance as metadata so a later run can skip them.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from aepipe.errors import AepipeError
+from aepipe.errors import AepipeError, PreconditionFailedError
 from aepipe.metrics import reconstruction_error
 from aepipe.runtime.options import ChunkOptions
 from aepipe.runtime.pipeline.keys import output_key
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
 from aepipe.runtime.tasks.base import Task
-from aepipe.storage import Storage
+from aepipe.storage import ObjectInfo, Precondition, Storage, metadata_text
 
 SOURCE_KEY_METADATA = "aepipe-source-key"
+#: The source key's share of S3's 2 KB of user metadata (the provenance takes under 400 bytes).
+SOURCE_KEY_METADATA_BYTES = 1024
+CONCURRENT_WRITE = "another run wrote this output with the same provenance meanwhile"
 
 
 @dataclass
 class _Fetched:
     data: bytes | None  # None when skipped, planned or failed
     row: ReportRow
+    seen: Seen | None = None  # the predicted output as the skip check found it
 
 
 def process_chunk(
@@ -45,8 +50,9 @@ def process_chunk(
             if fetched.data is not None:
                 encoded = _transform(fetched, task, options)
                 if encoded is not None:
-                    metadata = _output_metadata(provenance, fetched.row.key)
-                    future = pool.submit(_upload, dest, *encoded, metadata, fetched.row)
+                    metadata = output_metadata(provenance, fetched.row.key)
+                    condition = _precondition(fetched, encoded[0], options)
+                    future = pool.submit(_upload, dest, *encoded, metadata, condition, fetched.row)
                     uploads.append((fetched.row, future))
         for row, future in uploads:
             _settle(row, future)
@@ -86,15 +92,18 @@ def _fetch(key: str, source: Storage, dest: Storage, task: Task, options: ChunkO
     started = time.perf_counter()
     try:
         done_key = None if options.overwrite else predicted_output_key(key, task, options)
-        if done_key and _is_done(dest, done_key, key, task.provenance):
-            row.status, row.output_key = RowStatus.SKIPPED, done_key
-            return _Fetched(None, row)
+        seen = None
+        if done_key:
+            seen = Seen(done_key, dest.head(done_key))
+            if _carries(seen.info, output_metadata(task.provenance, key)):
+                row.status, row.output_key = RowStatus.SKIPPED, done_key
+                return _Fetched(None, row)
         if options.dry_run:
             row.status = RowStatus.PLANNED
             return _Fetched(None, row)
         data = source.read(key)
         row.bytes_in = len(data)
-        return _Fetched(data, row)
+        return _Fetched(data, row, seen)
     except AepipeError as error:
         _fail(row, error)
         return _Fetched(None, row)
@@ -102,17 +111,37 @@ def _fetch(key: str, source: Storage, dest: Storage, task: Task, options: ChunkO
         row.seconds_fetch = round(time.perf_counter() - started, 4)
 
 
-def _is_done(dest: Storage, out_key: str, key: str, provenance: Mapping[str, str]) -> bool:
-    info = dest.head(out_key)
-    if info is None:
-        return False
-    expected = _output_metadata(provenance, key)
-    return all(info.metadata.get(k) == v for k, v in expected.items())
+@dataclass(frozen=True)
+class Seen:
+    """An output key and what ``head`` found there (None: nothing) when it was checked."""
+
+    key: str
+    info: ObjectInfo | None
 
 
-def _output_metadata(provenance: Mapping[str, str], source_key: str) -> dict[str, str]:
-    """What an output carries, and what a finished output must carry to be skipped."""
-    return {**provenance, SOURCE_KEY_METADATA: source_key}
+def _carries(info: ObjectInfo | None, expected: Mapping[str, str]) -> bool:
+    return info is not None and all(info.metadata.get(k) == v for k, v in expected.items())
+
+
+def output_metadata(provenance: Mapping[str, str], source_key: str) -> dict[str, str]:
+    """What an output carries, and what a finished output must carry to be skipped. Keys are
+    UTF-8; metadata is ASCII, so the source key travels percent-encoded where it must, or as
+    its SHA-256 where the encoding would not fit S3's 2 KB of metadata."""
+    encoded = metadata_text(source_key)
+    if len(encoded) > SOURCE_KEY_METADATA_BYTES:
+        encoded = "sha256:" + hashlib.sha256(source_key.encode()).hexdigest()
+    return {**provenance, SOURCE_KEY_METADATA: encoded}
+
+
+def _precondition(fetched: _Fetched, out_key: str, options: ChunkOptions) -> Precondition | None:
+    """How the output may be written: only if still absent, or still the version the skip
+    check saw, so two runs on one DEST never both write it (--overwrite: unconditionally)."""
+    if options.overwrite:
+        return None
+    seen = fetched.seen
+    if seen is None or seen.key != out_key:  # a key whose extension lies: rare, unguarded
+        return None
+    return Precondition(absent=True) if seen.info is None else Precondition(etag=seen.info.etag)
 
 
 def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[str, bytes] | None:
@@ -143,10 +172,23 @@ def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[st
 
 
 def _upload(
-    dest: Storage, out_key: str, data: bytes, metadata: dict[str, str], row: ReportRow
+    dest: Storage,
+    out_key: str,
+    data: bytes,
+    metadata: dict[str, str],
+    precondition: Precondition | None,
+    row: ReportRow,
 ) -> None:
+    """Write the output; a lost race to a run writing the same output is a skip, not an error."""
     with _timed(row, "upload"):
-        dest.write(out_key, data, metadata)
+        try:
+            dest.write(out_key, data, metadata, precondition)
+        except PreconditionFailedError:
+            if not _carries(dest.head(out_key), metadata):
+                raise
+            row.status = RowStatus.SKIPPED
+            row.warnings = "; ".join(filter(None, [row.warnings, CONCURRENT_WRITE]))
+            return
     row.bytes_out = len(data)
 
 

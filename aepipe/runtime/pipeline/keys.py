@@ -7,14 +7,23 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from posixpath import splitext
 
+from aepipe.errors import AepipeError
 from aepipe.runtime.options import RunOptions
 from aepipe.runtime.reports.writer import REPORTS_PREFIX
 from aepipe.storage import Storage
 
 
+class NoInputError(AepipeError):
+    """SOURCE lists no object (a mistyped folder, bucket or prefix, or a glob matching none)."""
+
+
 def input_keys(source: Storage, options: RunOptions) -> Iterator[str]:
-    """Keys to process, streamed: reports a previous run left in the source are not inputs."""
-    keys = (k for k in source.list(options.glob) if not is_report_key(k))
+    """Keys to process, streamed: reports a previous run left in the source are not inputs.
+
+    A source that lists nothing at all is an error (raised when the listing ends, so the
+    stream stays lazy); a shard or a limit that selects nothing from a listing is not.
+    """
+    keys = _listed(source, options.glob)
     shard = options.shard_of()
     if shard is not None:
         keys = (k for k in keys if shard_index(k, shard[1]) == shard[0])
@@ -26,6 +35,19 @@ def shard_index(key: str, count: int) -> int:
     machine and Python process (``hash()`` is salted per process), so shards never overlap."""
     digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % count
+
+
+def _listed(source: Storage, glob: str | None) -> Iterator[str]:
+    found = False
+    for key in source.list(glob):
+        if not is_report_key(key):
+            found = True
+            yield key
+    if not found:
+        matching = f" matching {glob!r}" if glob else ""
+        raise NoInputError(
+            f"SOURCE {source.uri}: no objects{matching} (a mistyped folder, bucket or prefix?)"
+        )
 
 
 def output_key(source_key: str, extension: str) -> str:

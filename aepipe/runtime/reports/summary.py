@@ -35,6 +35,8 @@ RunInfo = TypedDict(
         "started": str,  # ISO 8601, UTC
         "finished": str,
         "wall_seconds": float,  # from the flow's start to its report
+        "complete": bool,  # False: the run was interrupted and this report is partial
+        "interrupted": str,  # what stopped it (SIGTERM, Ctrl-C), when it was
     },
     total=False,
 )

@@ -38,6 +38,9 @@ class ReportLocation:
     def uri(self, name: str) -> str:
         return self.storage.describe(self.key(name))
 
+    def write(self, name: str, data: bytes) -> None:
+        self.storage.write(self.key(name), data)
+
     @property
     def folder(self) -> str:
         return self.storage.describe(f"{REPORTS_PREFIX}/{self.run_id}")
@@ -115,5 +118,5 @@ def write_report(
         "report.html": page.encode(),
     }
     for name in REPORT_FILES:
-        location.storage.write(location.key(name), contents[name])
+        location.write(name, contents[name])
     return files

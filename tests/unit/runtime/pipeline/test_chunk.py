@@ -7,7 +7,11 @@ from imagefactory import save
 
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.pipeline import chunked, output_key, process_chunk
-from aepipe.runtime.pipeline.chunk import predicted_output_key
+from aepipe.runtime.pipeline.chunk import (
+    SOURCE_KEY_METADATA,
+    output_metadata,
+    predicted_output_key,
+)
 from aepipe.runtime.reports import RowStatus
 from aepipe.runtime.tasks.build import build_task
 from aepipe.storage import open_storage
@@ -76,14 +80,21 @@ def test_second_run_skips_done_images_and_overwrite_redoes_them(tmp_path):
     assert third["a.png"] is RowStatus.OK
 
 
-def test_output_from_another_model_or_params_is_not_taken_as_done(tmp_path):
+def test_a_finished_output_is_skipped_only_with_all_its_provenance(tmp_path):
+    """Each provenance field alone decides: an output that differs in just one is redone."""
     src, dst = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     make_source(src)
     dest = open_storage(str(dst))
-    dest.write("a.png", b"stale", {"aepipe-model-sha256": "other"})
-    rows = {r.key: r.status for r in run(src, dst)}
-    assert rows["a.png"] is RowStatus.OK and (dst / "a.png").read_bytes() != b"stale"
+    expected = output_metadata(IDENTITY.provenance, "a.png")
+    assert set(expected) == {"aepipe-model-sha256", "aepipe-params", SOURCE_KEY_METADATA}
+    dest.write("a.png", b"done", expected)
+    assert {r.key: r.status for r in run(src, dst)}["a.png"] is RowStatus.SKIPPED
+    for field in expected:
+        dest.write("a.png", b"stale", {**expected, field: "other"})
+        rows = {r.key: r.status for r in run(src, dst)}
+        assert rows["a.png"] is RowStatus.OK, field
+        assert (dst / "a.png").read_bytes() != b"stale", field
 
 
 def test_dry_run_reads_and_writes_nothing(tmp_path):
