@@ -17,13 +17,14 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile
 
 from aepipe.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedImageError
+from aepipe.images.deep import decode_deep, encode_deep
 from aepipe.images.pixels import dtype_name, from_float, to_float
 from aepipe.images.sniff import READABLE_FORMATS, describe_prefix, sniff_format
 
@@ -31,6 +32,9 @@ from aepipe.images.sniff import READABLE_FORMATS, describe_prefix, sniff_format
 #: 13 400 x 13 400): beyond it Pillow refuses to open the file itself, so a bigger default
 #: would only change which error is raised. A 179 MP RGB image is ~0.5 GB as uint8.
 DEFAULT_MAX_PIXELS = 178_956_970
+
+#: Formats whose 16-bit colour files are read and written through OpenCV (see ``deep``).
+DEEP_FORMATS = ("PNG", "TIFF")
 
 #: Formats encode writes. Palette and legacy formats (GIF, BMP) would destroy restored pixels.
 WRITABLE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
@@ -56,8 +60,19 @@ _TRANSPOSE = {
 }
 _EXIF_HEADER = b"Exif\x00\x00"
 _NATIVE_MODES = frozenset({"L", "RGB", "I;16", "I;16L", "I;16B", "I;16N", "F"})
-# What Pillow raises on bad data, besides its own classes: it does not wrap these.
-_PILLOW_DATA_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+# What Pillow raises on bad data, besides its own classes: it does not wrap these. Its TIFF
+# parser raises KeyError (a required tag missing) and TypeError ("Missing dimensions") on
+# damaged headers; the decoder fuzz test found both.
+_PILLOW_DATA_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+)
 
 
 class EncodeWarning(UserWarning):
@@ -109,7 +124,10 @@ def decode(data: bytes, key: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> De
         _check_size(im.size, max_pixels, key)
         if fmt == "PNG":
             _verify_png(data)
-        return _decode_opened(im, fmt, key)
+        deep = fmt in DEEP_FORMATS and _sixteen_bit_colour(im)
+        orientation = _orientation(im)
+        decoded = _decode_opened(im, fmt, key)
+    return _decoded_deep(data, decoded, orientation, key) if deep else decoded
 
 
 @contextmanager
@@ -150,7 +168,7 @@ def _check_size(size: tuple[int, int], max_pixels: int, key: str) -> None:
 
 def _decode_opened(im: ImageFile.ImageFile, fmt: str, key: str) -> DecodedImage:
     """Everything after the size guard; ``im`` is open, header parsed, pixels not loaded."""
-    notes = [_frame_note(im), _depth_note(im)]
+    notes = [_frame_note(im)]
     im.load()
     upright, exif, exif_note = _upright(im)
     planes = _split_planes(upright, im.info.get("icc_profile") or None, key)
@@ -171,6 +189,25 @@ def _decode_opened(im: ImageFile.ImageFile, fmt: str, key: str) -> DecodedImage:
     return DecodedImage(pixels=pixels, alpha=alpha, info=info)
 
 
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except (*_PILLOW_DATA_ERRORS, KeyError):
+        return 1
+
+
+def _decoded_deep(data: bytes, pillow: DecodedImage, orientation: int, key: str) -> DecodedImage:
+    """The same image with OpenCV's 16-bit pixels in place of Pillow's 8-bit reading."""
+    try:
+        pixels, alpha = decode_deep(data, orientation)
+    except ValueError as e:
+        raise CorruptImageError(key, f"16-bit colour {pillow.info.format}: {e}") from e
+    if pixels.shape[:2] != pillow.pixels.shape[:2]:
+        raise CorruptImageError(key, "OpenCV and Pillow disagree on the image's size")
+    info = replace(pillow.info, dtype="uint16", has_alpha=alpha is not None)
+    return DecodedImage(pixels, alpha, info)
+
+
 def _frame_note(im: ImageFile.ImageFile) -> str | None:
     """Only the first frame/page is restored; say so when there are more."""
     n_frames = getattr(im, "n_frames", 1)
@@ -180,15 +217,16 @@ def _frame_note(im: ImageFile.ImageFile) -> str | None:
     return f"{kind} {im.format}: used frame 1 of {n_frames}"
 
 
-def _depth_note(im: ImageFile.ImageFile) -> str | None:
-    """Pillow has no 16-bit colour modes and reads 48/64-bit PNG and TIFF as 8-bit, silently."""
+def _sixteen_bit_colour(im: ImageFile.ImageFile) -> bool:
+    """48/64-bit colour, which Pillow would read as 8-bit RGB(A), silently (seen in the
+    tiles' raw modes before loading)."""
     if im.mode not in ("RGB", "RGBA"):
-        return None
+        return False
     for tile in im.tile:
         rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
         if isinstance(rawmode, str) and ";16" in rawmode:
-            return f"16-bit samples ({rawmode}) read as 8-bit {im.mode}: Pillow limitation"
-    return None
+            return True
+    return False
 
 
 def _upright(im: Image.Image) -> tuple[Image.Image, bytes | None, str | None]:
@@ -277,6 +315,10 @@ def encode(
     """
     _check_encode_input(pixels, alpha, info)
     fmt = output_format(info, format)
+    if fmt in DEEP_FORMATS and pixels.dtype == np.uint16 and pixels.shape[2] == 3:
+        if info.exif:
+            warnings.warn("16-bit colour output: EXIF not carried", EncodeWarning, stacklevel=2)
+        return encode_deep(pixels, alpha, fmt, info.icc_profile)
     pixels, alpha, notes = _storable(pixels, alpha, fmt)
     for note in notes:
         warnings.warn(note, EncodeWarning, stacklevel=2)

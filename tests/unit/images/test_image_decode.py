@@ -268,14 +268,14 @@ def test_big_endian_16_bit_tiff_is_native_uint16() -> None:
     np.testing.assert_array_equal(decoded.pixels[..., 0], arr)
 
 
-def test_48_bit_png_is_read_as_8_bit_with_a_warning() -> None:
-    """Pillow 13 has no 16-bit colour mode: it keeps the high byte of each sample."""
+def test_48_bit_png_keeps_its_16_bits() -> None:
+    """Pillow has no 16-bit colour mode (it would keep the high byte); OpenCV decodes these."""
     arr = RNG.integers(0, 65536, (6, 5, 3), dtype=np.uint16)
     rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in arr)
     decoded = decode(raw_png(5, 6, 16, 2, zlib.compress(rows)), "deep-rgb")
-    assert (decoded.info.dtype, decoded.info.channels) == ("uint8", 3)
-    assert any("16-bit samples" in w for w in decoded.info.warnings)
-    np.testing.assert_array_equal(decoded.pixels, arr >> 8)
+    assert (decoded.info.dtype, decoded.info.channels) == ("uint16", 3)
+    assert not any("16-bit samples" in w for w in decoded.info.warnings)
+    np.testing.assert_array_equal(decoded.pixels, arr)
 
 
 # 7. float TIFF
