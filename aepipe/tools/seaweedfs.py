@@ -11,6 +11,7 @@ putting its gRPC sockets in /tmp: those are removed on stop too).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -51,6 +52,7 @@ class SeaweedServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: Path | None = None
         self._grpc_ports: list[int] = []
+        self._ports: list[int] = []
 
     def __enter__(self) -> SeaweedServer:
         self.start()
@@ -89,6 +91,36 @@ class SeaweedServer:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
         self._remove_grpc_sockets()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a pulled plug: no graceful stop; the data stays for
+        :meth:`restart`."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def restart(self) -> None:
+        """Launch again on the same ports and data after :meth:`kill`; wait until S3 answers."""
+        if self._tmp is None or not self._ports:
+            raise RuntimeError("SeaweedFS server was never started")
+        self._start_process(self._tmp, self._ports)
+        self._wait_ready()
+        self._wait_for_volumes()
+
+    def _wait_for_volumes(self) -> None:
+        """Until the volume server has registered with the master again: before that, reads
+        of existing objects answer InternalError although S3 itself answers."""
+        status_url = f"http://127.0.0.1:{self._ports[0]}/dir/status"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError, ValueError, KeyError),
+                urllib.request.urlopen(status_url, timeout=2) as response,
+            ):
+                if json.load(response)["Topology"]["Max"] > 0:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"SeaweedFS volumes not back after {START_TIMEOUT_S:.0f} s")
 
     def wait(self) -> int:
         """Block until the server exits (it only does if it crashes or is stopped)."""
@@ -133,10 +165,14 @@ class SeaweedServer:
 
     def _launch(self, tmp: Path) -> None:
         ports = free_ports(4)
+        self._ports = ports
         self._grpc_ports = [port + GRPC_OFFSET for port in ports]
+        (tmp / "data").mkdir()
+        self._start_process(tmp, ports)
+
+    def _start_process(self, tmp: Path, ports: list[int]) -> None:
         master, volume, filer, s3 = ports
         self.endpoint_url = f"http://127.0.0.1:{s3}"
-        (tmp / "data").mkdir()
         command = [
             str(self._weed), "server", f"-dir={tmp / 'data'}",
             "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -149,7 +185,7 @@ class SeaweedServer:
             "-volume.preStopSeconds=0", "-master.volumeSizeLimitMB=256",
             f"-volume.max={VOLUME_MAX}",
         ]  # fmt: skip
-        with open(tmp / "weed.log", "wb") as log:
+        with open(tmp / "weed.log", "ab") as log:
             self._proc = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
