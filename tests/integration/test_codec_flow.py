@@ -7,6 +7,7 @@ is called, rows must carry the rate–distortion fields, and bad inputs must bec
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from PIL import Image
 
 from aepipe.cli import main
 from aepipe.images import decode
+from aepipe.runtime.codec.container import pack, unpack
 from flows.process_images import process_images
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -78,3 +80,45 @@ def test_decompress_of_a_non_aec_file_is_an_error_row(prefect_harness, source, t
     summary = process_images(str(source), str(tmp_path / "out"), "decompress", glob="a.png")
     (row,) = rows_of(summary)
     assert row["status"] == "error" and "a.png" in row["error"] and ".aec" in row["error"]
+
+
+def forgeries(valid: bytes) -> dict[str, bytes]:
+    """Damaged and forged ``.aec`` files, each a different lie; the forged ones have a valid
+    CRC, so only the decoder's own checks stand between them and a wrong PNG."""
+    header, streams = unpack(valid)
+    flipped = bytearray(valid)
+    flipped[len(flipped) // 2] ^= 0x10
+    return {
+        "truncated.aec": valid[: len(valid) * 2 // 3],
+        "bit-flipped.aec": bytes(flipped),
+        "other-model.aec": pack(replace(header, model_sha256="0" * 16), streams),
+        "huge-canvas.aec": pack(replace(header, width=2**20, height=2**11), streams),
+        "wrong-latent.aec": pack(replace(header, latent_shape=(1, 1, 1)), streams),
+        "no-streams.aec": pack(header, []),
+        "renamed-jpeg.aec": save(photo(3, 16, 16), "JPEG"),
+    }
+
+
+def test_damaged_or_forged_aec_gives_error_rows_and_writes_no_png(
+    prefect_harness, source, tmp_path
+):
+    coded, decoded = tmp_path / "aec", tmp_path / "png"
+    process_images(str(source), str(coded), "compress", rate=2, glob="a.png")
+    for name, data in forgeries((coded / "a.aec").read_bytes()).items():
+        (coded / name).write_bytes(data)
+    summary = process_images(str(coded), str(decoded), "decompress")
+    rows = {r["key"]: r for r in rows_of(summary)}
+    assert rows.pop("a.aec")["status"] == "ok"
+    for key, row in rows.items():
+        assert row["status"] == "error" and key in row["error"], row
+    assert sorted(p.name for p in decoded.glob("*.png")) == ["a.png"]
+
+
+def test_a_failed_upload_is_an_error_row(prefect_harness, source, tmp_path):
+    """A DEST that refuses one output (a folder where the file should go) fails that row only."""
+    dest = tmp_path / "out"
+    (dest / "a.png").mkdir(parents=True)
+    summary = process_images(str(source), str(dest), "identity")
+    rows = {r["key"]: r for r in rows_of(summary)}
+    assert rows["a.png"]["status"] == "error" and "a.png" in rows["a.png"]["error"]
+    assert rows["b.png"]["status"] == "ok" and rows["c.jpg"]["status"] == "ok"

@@ -126,6 +126,10 @@ def test_cli_run_exit_codes(prefect_harness, loaded_bucket, capsys):
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["counts"]["ok"] == 5
     assert main([*args, "--dry-run"]) == 0
+    # A completed run exits 0 even with per-image errors: they are rows, not a failed job.
+    assert main([*args, "--glob", "bad/*"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["counts"]["error"] == BROKEN and printed["counts"]["ok"] == 0
     assert main(["run", f"s3://{bucket}/in", f"s3://{bucket}/in/x", "--task", "identity"]) == 1
     assert "overlap" in capsys.readouterr().err
     assert main(["run", f"s3://{bucket}/in", "/tmp/x", "--task", "denoise", "--model", "nope"]) == 1

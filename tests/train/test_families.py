@@ -10,12 +10,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-pytest.importorskip("torch")
-
 import onnx
 import onnxruntime as ort
+import pytest
 import torch
 from PIL import Image
 from torch import nn

@@ -5,8 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
 from aepipe.runtime.model.card import WHOLE_MODEL
 from aepipe.runtime.model.zoo import load_manifest
 from aepipe.training.export import (

@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-pytest.importorskip("torch")
-
 import onnx
 import onnxruntime as ort
+import pytest
 import torch
 from PIL import Image
 

@@ -284,7 +284,6 @@ def test_bench_imports_without_torch() -> None:
 
 @pytest.mark.train
 def test_torch_measurement_is_skipped_for_an_unknown_architecture() -> None:
-    pytest.importorskip("torch")
     path = find_model(None, "denoise").path
     card = ModelCard(name="m", task="denoise", architecture="no-such-net")
     run, note = torch_runner(path, card, threads=1)
