@@ -76,8 +76,10 @@ def test_listing_stays_under_the_root_and_skips_foreign_keys(
 def test_errors_name_the_uri(s3_env: SeaweedServer) -> None:
     # Only listing: SeaweedFS creates a missing bucket on PutObject, where AWS refuses.
     store = S3Storage("no-such-bucket-here", "p")
-    with pytest.raises(StorageError, match="s3://no-such-bucket-here/p: NoSuchBucket"):
+    with pytest.raises(StorageError, match="s3://no-such-bucket-here/p: no such bucket"):
         list(store.list())
+    with pytest.raises(StorageError, match="s3://no-such-bucket-here/p: no such bucket"):
+        store.probe()
 
 
 def test_auth_failures_are_storage_errors(
