@@ -116,16 +116,25 @@ def worker_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra}
 
 
-def start_worker(args: list[str], **popen: object) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "aepipe.cli", "run", *args]
+def start_worker(args: list[str], max_file_bytes: int | None = None) -> subprocess.Popen[str]:
+    """``aepipe run`` in a process of its own, as a shell would start it in the foreground."""
+
+    def prepare() -> None:
+        # A background job's shell starts it with SIGINT ignored, and Python keeps an ignored
+        # SIGINT ignored: give the worker the default, so that Ctrl-C reaches it as for a user.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if max_file_bytes is not None:  # what a full disk does to a writer
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
     return subprocess.Popen(
-        command,
+        [sys.executable, "-m", "aepipe.cli", "run", *args],
         cwd=ROOT,
         env=worker_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **popen,
+        preexec_fn=prepare,
     )
 
 
@@ -388,11 +397,7 @@ def test_disk_full_on_a_local_dest_gives_error_rows_and_no_partial_files(prefect
             save(rng.integers(0, 256, (700, 700, 3), dtype=np.uint8))
         )
 
-    def limited() -> None:  # no file over 1 MB: what a full disk does to a writer
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-
-    worker = start_worker([str(source), str(dest), "--task", "identity"], preexec_fn=limited)
+    worker = start_worker([str(source), str(dest), "--task", "identity"], max_file_bytes=1 << 20)
     stdout, stderr = worker.communicate(timeout=RUN_TIMEOUT_S)
     assert worker.returncode == 0, stderr[-2000:]
     summary = json.loads(
