@@ -13,6 +13,7 @@ from aepipe.degrade.watermark import (
     TRAIN_STYLE,
     WatermarkStyle,
     add_watermark,
+    unseen_style,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "imresize",
     "modcrop",
     "noisy_file",
+    "unseen_style",
 ]

@@ -16,6 +16,7 @@ import importlib.util
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TypedDict, TypeVar
 
@@ -164,6 +165,38 @@ class WatermarkStyle:
 
 TRAIN_STYLE = WatermarkStyle(fonts=TRAIN_FONTS, logos=TRAIN_LOGOS)
 HELDOUT_STYLE = WatermarkStyle(fonts=HELDOUT_FONTS, logos=HELDOUT_LOGOS)
+
+#: Debian's fonts-urw-base35 and fonts-liberation (scripts/install-test-system-deps.sh installs
+#: them): families neither style above draws from, geometric, slab, old-style, script, narrow.
+DEBIAN_FONT_DIRS = (
+    Path("/usr/share/fonts/opentype/urw-base35"),
+    Path("/usr/share/fonts/truetype/liberation"),
+)
+UNSEEN_FAMILIES = (
+    "URWGothic", "URWBookman", "C059", "P052", "Z003", "LiberationSans-", "LiberationSansNarrow",
+)  # fmt: skip
+
+
+@cache
+def unseen_style() -> WatermarkStyle:
+    """Marks unlike anything training or HELDOUT_STYLE draws: other font families, opacity
+    0.2-0.7, outlines on half of them. Issue 17's acceptance is measured on this style."""
+    fonts = tuple(
+        str(path)
+        for folder in DEBIAN_FONT_DIRS
+        if folder.is_dir()
+        for path in sorted(folder.iterdir())
+        if path.name.startswith(UNSEEN_FAMILIES)
+    )
+    if not fonts:
+        raise FileNotFoundError(
+            "the unseen watermark style needs Debian's fonts-urw-base35 and fonts-liberation "
+            "(scripts/install-test-system-deps.sh installs them)"
+        )
+    return WatermarkStyle(
+        fonts=fonts, logos=HELDOUT_LOGOS, opacity=(0.2, 0.7), outline_probability=0.5
+    )
+
 
 # --- text --------------------------------------------------------------------------------------
 

@@ -8,8 +8,11 @@ degraded uint8 input, and each output is scored against the clean image:
                                                                      CBM3D(true σ), noisy input
     superres     HR = modcrop(clean, s); LR = uint8(imresize(HR, 1/s))  model, bicubic
                  (PSNR/SSIM on Y, BT.601, ``s`` border pixels cropped)
-    unwatermark  uint8(add_watermark(clean, HELDOUT_STYLE))           model, OpenCV inpainting
+    unwatermark  uint8(add_watermark(clean, --marks style))           model, OpenCV inpainting
                                                                      (true mask), marked input
+                 --marks heldout (default): fonts and logos training never saw;
+                 unseen: other font families (Debian's URW and Liberation fonts), opacity
+                 0.2-0.7, outlines; none: no mark at all (does the remover leave photos alone?)
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from aepipe.degrade import HELDOUT_STYLE, add_watermark, imresize, modcrop, noisy_file
+from aepipe.degrade import (
+    HELDOUT_STYLE,
+    add_watermark,
+    imresize,
+    modcrop,
+    noisy_file,
+    unseen_style,
+)
 from aepipe.errors import AepipeError
 from aepipe.images import DecodedImage, decode, encode, from_float, to_float
 from aepipe.parameters import option
@@ -32,7 +42,7 @@ PROTOCOLS = {
     "PSNR/SSIM on RGB",
     "superres": "HR = modcrop(clean, s); LR = uint8(MATLAB bicubic(HR, 1/s)); "
     "PSNR/SSIM on Y (BT.601) with s border pixels cropped",
-    "unwatermark": "add_watermark(clean, HELDOUT_STYLE) (seed + index), uint8; inpainting "
+    "unwatermark": "add_watermark(clean, --marks style) (seed + index), uint8; inpainting "
     "(radius 3) gets the true mask; PSNR/SSIM on RGB",
 }
 EVAL_TASKS = tuple(PROTOCOLS)
@@ -56,6 +66,12 @@ class EvalConfig:
     limit: int | None = option("the first N images (sorted by name)", None)
     baseline: bool = option("also run the classical baseline(s)", True)
     blind: bool = option("denoise: also run the model without σ (it estimates it)", False)
+    marks: str = option(
+        "unwatermark: heldout (fonts/logos training never saw), unseen (other font families, "
+        "opacity 0.2-0.7), none (unmarked photos)",
+        "heldout",
+        choices=("heldout", "unseen", "none"),
+    )
     tile: int | None = option("tile side in pixels (0: whole image; default: the model's)", None)
     self_ensemble: bool = option(
         "average the model over 8 flips/rotations (better, 8x slower)", False
@@ -93,9 +109,15 @@ def low_res_pair(clean: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]
     return high, from_float(imresize(to_float(high), 1 / scale), clean.dtype)
 
 
-def watermarked(clean: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(marked uint8, true mask) with the held-out style the model never saw in training."""
-    marked, alpha = add_watermark(to_float(clean), np.random.default_rng(seed), HELDOUT_STYLE)
+def watermarked(
+    clean: np.ndarray, seed: int, marks: str = "heldout"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(marked uint8, true mask) in a style the model never saw in training; ``none``: the
+    photo as it is, with an empty mask."""
+    if marks == "none":
+        return clean, np.zeros(clean.shape[:2], dtype=bool)
+    style = HELDOUT_STYLE if marks == "heldout" else unseen_style()
+    marked, alpha = add_watermark(to_float(clean), np.random.default_rng(seed), style)
     return from_float(marked, clean.dtype), alpha > 0
 
 
@@ -116,5 +138,5 @@ def make_case(config: EvalConfig, name: str, clean: DecodedImage, seed: int) -> 
     else:
         if reference.shape[2] == 1:  # watermarks are coloured: score gray images as RGB
             reference = np.repeat(reference, 3, axis=2)
-        degraded, mask = watermarked(reference, seed)
+        degraded, mask = watermarked(reference, seed, config.marks)
     return Case(name, seed, reference, _as_decoded(degraded, clean, name), mask)

@@ -16,6 +16,8 @@ from aepipe.tools.tables import MISSING, markdown_table
 
 #: Under this many seconds the CPU/wall ratio of a sample is noise.
 MIN_RATIO_SECONDS = 0.05
+#: A method "harms" an image when its output scores this much below the untouched input.
+HARM_DB = 0.1
 
 
 def now() -> str:
@@ -78,16 +80,44 @@ class EvalReport:
                 for label, kind in self.methods
             ],
             "images": self.images,
+            "harm": self.harm(),
             "machine": self.machine,
             "started": self.started,
             "finished": self.finished,
         }
 
+    def harm(self) -> dict[str, dict[str, Any]]:
+        """Per method: how many outputs equal their input bit for bit, how many score more
+        than HARM_DB below it, and the worst; empty where doing nothing has no score (SR)."""
+        scored = [row for row in self.images if "input_psnr" in row]
+        if not scored:
+            return {}
+        found = {}
+        for label, _ in self.methods:
+            drops = [_drop(row, label) for row in scored]
+            worst = max(scored, key=lambda row: (_drop(row, label), -row["results"][label]["psnr"]))
+            found[label] = {
+                "images": len(scored),
+                "unchanged": sum(row["results"][label]["unchanged"] for row in scored),
+                "worse_than_input": sum(drop > HARM_DB for drop in drops),
+                "worst": {
+                    "image": worst["name"],
+                    "psnr": worst["results"][label]["psnr"],
+                    "input_psnr": worst["input_psnr"],
+                },
+            }
+        return found
+
     def markdown(self, per_image: bool = False) -> str:
-        """The mean table (and with ``per_image`` every image's rows above it)."""
+        """The mean table (and with ``per_image`` every image's rows above it), then for each
+        method how often it left the input as it was and how often it made it worse."""
         rows = [*(self._image_rows() if per_image else []), *self._mean_rows()]
         headers = ["image", "method", "kind", "PSNR (dB)", "SSIM", "s/MP", "CPU/wall"]
-        return "\n\n".join([self._title(), markdown_table(headers, rows), self._context()])
+        parts = [self._title(), markdown_table(headers, rows)]
+        harm = self.harm()
+        if harm:
+            parts.append(markdown_table(["method", *HARM_HEADERS], _harm_rows(harm)))
+        return "\n\n".join([*parts, self._context()])
 
     def _image_rows(self) -> list[list[str]]:
         return [
@@ -118,6 +148,31 @@ class EvalReport:
         )
         load = f"load average {m.get('load_average_before')} -> {m.get('load_average_after')}"
         return f"{model}{m['cpu']}, {m['usable_cpus']} usable CPUs; {load}"
+
+
+def _drop(row: dict[str, Any], label: str) -> float:
+    """dB the method's output scores below the untouched input; an unmarked input scores
+    infinity, so there any change is an infinite drop and none is zero."""
+    before, after = row["input_psnr"], row["results"][label]["psnr"]
+    return 0.0 if before == after else before - after
+
+
+HARM_HEADERS = ["output = input", f"worse than input by > {HARM_DB} dB", "worst: PSNR (input)"]
+
+
+def _harm_rows(harm: dict[str, dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for label, found in harm.items():
+        worst, total = found["worst"], found["images"]
+        rows.append(
+            [
+                label,
+                f"{found['unchanged']} of {total}",
+                f"{found['worse_than_input']} of {total}",
+                f"{worst['image']}: {worst['psnr']:.2f} dB ({worst['input_psnr']:.2f} dB)",
+            ]
+        )
+    return rows
 
 
 def _cells(values: dict[str, Any] | None) -> list[str]:

@@ -50,14 +50,12 @@ def evaluate_case(config: EvalConfig, case: Case, methods: Sequence[Method]) -> 
             "seconds_per_mp": seconds / (height * width / 1e6),
             "cpu_seconds": cpu_seconds,
             "cpu_per_wall": cpu_per_wall(cpu_seconds, seconds),
+            "unchanged": bool(np.array_equal(pixels, case.degraded.pixels)),
         }
-    return {
-        "name": case.name,
-        "seed": case.seed,
-        "width": width,
-        "height": height,
-        "results": results,
-    }
+    row = {"name": case.name, "seed": case.seed, "width": width, "height": height}
+    if case.degraded.pixels.shape == case.reference.shape:  # what doing nothing would score
+        row["input_psnr"] = score(case.reference, case.degraded.pixels).psnr
+    return {**row, "results": results}
 
 
 def _border(config: EvalConfig) -> int:

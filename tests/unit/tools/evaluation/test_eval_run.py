@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,34 @@ def test_denoise_end_to_end_with_cbm3d(tiny_set, tmp_path):
     assert all(len(row["results"]) == 3 for row in data["images"])
     table = report.markdown()
     assert "CBM3D (σ=25)" in table and "denoise-unet-s (σ=25)" in table
+
+
+def test_harm_counts_outputs_left_alone_and_outputs_made_worse(tiny_set):
+    """Issue 17's measure: on unmarked photos (--marks none) a remover should return its input."""
+    config = EvalConfig(tiny_set, "unwatermark", marks="none")
+    methods = [
+        Method("leaves it", MODEL, lambda c: untouched(c.degraded.pixels)),
+        Method(
+            "brightens",
+            MODEL,
+            lambda c: np.clip(c.degraded.pixels.astype(int) + 2, 0, 255).astype(np.uint8),
+        ),
+    ]
+    report = run_eval(config, methods, log=lambda _: None)
+    harm = report.harm()
+    assert harm["leaves it"]["unchanged"] == 2 and harm["leaves it"]["worse_than_input"] == 0
+    assert harm["brightens"]["unchanged"] == 0 and harm["brightens"]["worse_than_input"] == 2
+    assert 40 < harm["brightens"]["worst"]["psnr"] < 45  # an offset of 2 levels: 42.1 dB
+    row = r"\| brightens +\| 0 of 2 +\| 2 of 2 +\| img\d\.png: 42\.11 dB \(inf dB\)"
+    assert re.search(row, report.markdown())
+
+
+def test_unseen_marks_come_from_other_font_families(tiny_set):
+    from aepipe.degrade import HELDOUT_FONTS, TRAIN_FONTS, unseen_style
+
+    fonts = unseen_style().fonts
+    assert fonts and not set(fonts) & set(TRAIN_FONTS + HELDOUT_FONTS)
+    clean = smooth_rgb(96, 96)
+    marked, mask = watermarked(clean, 3, "unseen")
+    assert mask.any() and not np.array_equal(marked[mask], clean[mask])
+    assert np.array_equal(marked[~mask], clean[~mask])
