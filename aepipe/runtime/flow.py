@@ -12,6 +12,7 @@ over a cluster; the chunk task is self-contained.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -164,14 +165,39 @@ def new_run_id() -> str:
 
 def _run_chunks(options: RunOptions, chunks: Iterator[list[str]], rows: list[ReportRow]) -> None:
     """Submit chunk tasks, keeping at most ``chunks_in_flight`` ahead of their results, and
-    add each chunk's rows to ``rows`` as it finishes (an interrupted run keeps those)."""
+    add each chunk's rows to ``rows`` as it finishes (an interrupted run keeps those, and
+    gives the chunks in flight STOP_GRACE_S to finish theirs)."""
     in_flight: deque[PrefectFuture[list[ReportRow]]] = deque()
-    for chunk in chunks:
-        in_flight.append(process_chunk_task.submit(chunk, options))
-        if len(in_flight) >= options.chunks_in_flight:
-            rows.extend(in_flight.popleft().result())
-    while in_flight:
-        rows.extend(in_flight.popleft().result())
+    try:
+        for chunk in chunks:
+            in_flight.append(process_chunk_task.submit(chunk, options))
+            if len(in_flight) >= options.chunks_in_flight:
+                rows.extend(in_flight[0].result())
+                in_flight.popleft()
+        while in_flight:
+            rows.extend(in_flight[0].result())
+            in_flight.popleft()
+    except (KeyboardInterrupt, TerminationSignal):
+        rows.extend(_rows_finished_within(in_flight, STOP_GRACE_S))
+        raise
+
+
+#: How long a stopped run waits for its chunks in flight: their images are being written.
+STOP_GRACE_S = 15.0
+
+
+def _rows_finished_within(
+    in_flight: deque[PrefectFuture[list[ReportRow]]], seconds: float
+) -> list[ReportRow]:
+    """Rows of the chunks that finish within ``seconds``; the others are abandoned (their
+    outputs, if any, are complete objects that the next run skips)."""
+    deadline = time.monotonic() + seconds
+    finished: list[ReportRow] = []
+    for future in in_flight:
+        future.wait(max(0.0, deadline - time.monotonic()))
+        if future.state.is_completed():
+            finished.extend(future.result())
+    return finished
 
 
 def publish_artifacts(summary: RunSummary, rows: list[ReportRow]) -> None:

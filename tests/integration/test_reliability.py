@@ -309,7 +309,8 @@ def test_sigterm_or_ctrl_c_ends_cleanly_with_a_partial_report(
     summary_key = next(k for k in reports if k.endswith("summary.json"))
     summary = json.loads(client.get_object(Bucket=bucket, Key=summary_key)["Body"].read())
     assert summary["complete"] is False and summary["interrupted"] == reason
-    assert 0 < summary["counts"]["ok"] <= len(outputs(weed, bucket)) < IMAGES + SLOW_IMAGES
+    # the chunk in flight finished within the grace: the report lists every output there is
+    assert 0 < summary["counts"]["ok"] == len(outputs(weed, bucket)) < IMAGES + SLOW_IMAGES
     for key, data in outputs(weed, bucket).items():
         decode(data, key)
     figures(reason, partial_counts=summary["counts"], outputs=len(outputs(weed, bucket)))
