@@ -112,3 +112,14 @@ def test_output_keys_and_chunking():
     assert predicted_output_key("x/anim.gif", IDENTITY, ChunkOptions()) == "x/anim.png"
     assert predicted_output_key("noext", IDENTITY, ChunkOptions()) is None
     assert list(chunked(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_max_pixels_turns_bigger_images_into_error_rows(tmp_path):
+    """--max-pixels (the decompression-bomb guard) reaches the decoder through the options."""
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_source(src)
+    rows = {r.key: r for r in run(src, dst, max_pixels=500)}  # a.png is 30 x 20 = 600 pixels
+    assert rows["a.png"].status is RowStatus.ERROR
+    assert "600 pixels exceeds the limit of 500" in rows["a.png"].error
+    assert rows["sub/b.jpg"].status is RowStatus.OK and not (dst / "a.png").exists()
