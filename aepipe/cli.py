@@ -251,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             summary = run_command(from_namespace(RunOptions, args))
-            print(json.dumps({k: summary[k] for k in ("report", "counts", "mean_psnr")}))
+            shown = ("report", "counts", "mean_psnr", "estimate")  # estimate: --dry-run only
+            print(json.dumps({k: v for k, v in summary.items() if k in shown}))
         elif args.command == "models":
             models_command()
         elif args.command in ("compress", "decompress"):

@@ -34,6 +34,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from aepipe.parameters import args_docstring, signature_of
 from aepipe.runtime.options import RunOptions
 from aepipe.runtime.pipeline import chunked, input_keys, process_chunk
+from aepipe.runtime.pipeline.estimate import estimate_run
 from aepipe.runtime.pipeline.progress import images_done
 from aepipe.runtime.reports import ReportLocation, ReportRow, summarize, write_report
 from aepipe.runtime.reports.attention import attention_rows
@@ -98,6 +99,8 @@ def finish_report(
     if interrupted:
         run["interrupted"] = interrupted
     summary = summarize(rows, run)
+    if options.dry_run:
+        summary["estimate"] = estimate_run(rows, source, task, options)
     galleries = [] if options.dry_run else build_galleries(rows, source, dest)
     files = write_report(location, rows, summary, galleries)
     return {**summary, "report": location.folder, "files": files}

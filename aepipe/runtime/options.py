@@ -70,7 +70,11 @@ class ChunkOptions:
     """How a chunk of keys is processed: what counts as done, what is written, I/O width."""
 
     overwrite: bool = option("redo images whose output already exists with this provenance", False)
-    dry_run: bool = option("plan only: rows say what would be done; nothing is written", False)
+    dry_run: bool = option(
+        "plan only: rows say what would be done, the summary's estimate the megapixels and "
+        "time on this worker; nothing is written",
+        False,
+    )
     max_pixels: int = option(
         "refuse images with more pixels than this (decompression-bomb guard)", DEFAULT_MAX_PIXELS
     )

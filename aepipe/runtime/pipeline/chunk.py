@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from aepipe.errors import AepipeError, PreconditionFailedError
+from aepipe.errors import AepipeError, ObjectNotFoundError, PreconditionFailedError
 from aepipe.metrics import reconstruction_error
 from aepipe.runtime.options import ChunkOptions
 from aepipe.runtime.pipeline.keys import output_key
@@ -98,8 +98,11 @@ def _fetch(key: str, source: Storage, dest: Storage, task: Task, options: ChunkO
             if _carries(seen.info, output_metadata(task.provenance, key)):
                 row.status, row.output_key = RowStatus.SKIPPED, done_key
                 return _Fetched(None, row)
-        if options.dry_run:
-            row.status = RowStatus.PLANNED
+        if options.dry_run:  # HEAD only: the size, and a missing object shows now
+            info = source.head(key)
+            if info is None:
+                raise ObjectNotFoundError(f"no such object: {source.describe(key)}")
+            row.status, row.bytes_in = RowStatus.PLANNED, info.size
             return _Fetched(None, row)
         data = source.read(key)
         row.bytes_in = len(data)

@@ -42,6 +42,18 @@ RunInfo = TypedDict(
 )
 
 
+class RunEstimate(TypedDict):
+    """What a --dry-run expects (runtime/pipeline/estimate.py)."""
+
+    keys_to_do: int
+    keys_done: int  # outputs already there with this run's provenance (they are skipped)
+    bytes_to_do: int
+    megapixels_to_do: float | None  # None when no sampled image could be decoded
+    megapixels_sampled: int  # images the megapixels were measured on (the rest: by bytes)
+    seconds_per_megapixel: float | None  # this worker: task, provider and threads of the run
+    estimated_seconds: float | None  # the work left on one such worker, model time only
+
+
 class RunSummary(RunInfo, total=False):
     images: int
     counts: dict[str, int]  # every RowStatus, zeros included
@@ -51,6 +63,7 @@ class RunSummary(RunInfo, total=False):
     mean_psnr: float | None  # over finished images with a finite PSNR
     mean_mse: float | None
     errors: list[ErrorEntry]
+    estimate: RunEstimate  # --dry-run only: work left and time on this worker
     report: str  # the folder the report files are in
     files: dict[str, str]  # report file name -> URI
 
