@@ -504,3 +504,37 @@ def test_process_deployment_runs_on_a_worker(
     assert summary["counts"]["ok"] == 3 and summary["images"] == 3, summary["counts"]
     rows = [json.loads(line) for line in (report / "rows.jsonl").read_text().splitlines()]
     assert sorted(r["key"] for r in rows if r["status"] == "ok") == names
+
+    # A schedule: the real scheduler creates the runs, the worker executes them.
+    scheduled = _first_scheduled_run(prefect_server, deployed["process"].id, tmp_path)
+    assert scheduled["counts"]["ok"] == 3, scheduled
+
+
+def _first_scheduled_run(server: PrefectServer, deployment_id: Any, tmp_path: Path) -> dict:
+    """Give the deployment a 10 s interval schedule (the server's recent-deployments loop
+    picks it up within 5 s), wait for the first run it creates to finish on the worker, check
+    that the scheduler made it, and return its summary."""
+    from datetime import timedelta
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.client.schemas.schedules import IntervalSchedule
+
+    dest = tmp_path / "scheduled"
+    schedule = DeploymentScheduleCreate(
+        schedule=IntervalSchedule(interval=timedelta(seconds=10)),
+        active=True,
+        parameters={"source": str(tmp_path / "in"), "dest": str(dest), "task": "identity"},
+    )
+    with server.settings(), get_client(sync_client=True) as client:
+        client.create_deployment_schedules(deployment_id, [schedule])
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not (summaries := sorted(dest.glob("_reports/*/summary.json"))):
+        assert time.monotonic() < deadline, "no scheduled run finished"
+        time.sleep(1)
+    summary = json.loads(summaries[0].read_text())
+    with server.settings(), get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(UUID(summary["run_id"]))
+    assert flow_run.auto_scheduled and flow_run.deployment_id == deployment_id
+    return summary
