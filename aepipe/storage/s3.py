@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
 import boto3
 from boto3.exceptions import Boto3Error
@@ -70,6 +71,7 @@ _DAMAGED_BODY = {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "I
 #: Attempts at a body that broke off or arrived damaged, with _BODY_BACKOFF_S x 2^n between.
 _BODY_ATTEMPTS = 5
 _BODY_BACKOFF_S = 0.05
+T = TypeVar("T")
 
 
 class S3Storage:
@@ -100,29 +102,17 @@ class S3Storage:
         """One GET for small objects; big ones are re-fetched as parallel ranged GETs.
 
         botocore retries a request that fails, but not a body that breaks off while it is
-        read (a reset or a cut connection): that is retried here, ``_BODY_ATTEMPTS`` times, and
-        a body shorter than its Content-Length is never returned.
+        read (a reset, or fewer bytes than Content-Length, which botocore's read checks): that
+        is retried here, so a short body is never returned.
         """
         s3_key = self._s3_key(key)
         with _errors(self.describe(key)):
-            for attempt in range(_BODY_ATTEMPTS):
-                try:
-                    return self._get(s3_key)
-                except (ResponseStreamingError, IncompleteReadError):
-                    if attempt == _BODY_ATTEMPTS - 1:
-                        raise
-                    time.sleep(_BODY_BACKOFF_S * 2**attempt)
-        raise AssertionError("unreachable")
+            return _again_if_damaged(lambda: self._get(s3_key), _broken_body)
 
     def _get(self, s3_key: str) -> bytes:
         response = self._client.get_object(Bucket=self.bucket, Key=s3_key)
         if response["ContentLength"] < _MULTIPART_BYTES:
-            data = bytes(response["Body"].read())
-            if len(data) != response["ContentLength"]:
-                raise IncompleteReadError(
-                    actual_bytes=len(data), expected_bytes=response["ContentLength"]
-                )
-            return data
+            return bytes(response["Body"].read())
         response["Body"].close()
         buffer = io.BytesIO()
         self._client.download_fileobj(self.bucket, s3_key, buffer, Config=_TRANSFER_CONFIG)
@@ -145,7 +135,13 @@ class S3Storage:
         s3_key, meta = self._s3_key(key), validate_metadata(metadata)
         with _errors(self.describe(key)):
             if len(data) < _MULTIPART_BYTES:
-                self._put(s3_key, data, meta, _conditions(precondition))
+                conditions = _conditions(precondition)
+                _again_if_damaged(
+                    lambda: self._client.put_object(
+                        Bucket=self.bucket, Key=s3_key, Body=data, Metadata=meta, **conditions
+                    ),
+                    _refused_as_damaged,
+                )
             else:
                 if precondition:
                     check_precondition(self, key, precondition)
@@ -156,23 +152,6 @@ class S3Storage:
                     ExtraArgs={"Metadata": meta},
                     Config=_TRANSFER_CONFIG,
                 )
-
-    def _put(
-        self, s3_key: str, data: bytes, meta: dict[str, str], conditions: dict[str, str]
-    ) -> None:
-        """PutObject; a body the store received damaged (its checksum did not match) is sent
-        again, ``_BODY_ATTEMPTS`` times: botocore does not retry a 400."""
-        for attempt in range(_BODY_ATTEMPTS):
-            try:
-                self._client.put_object(
-                    Bucket=self.bucket, Key=s3_key, Body=data, Metadata=meta, **conditions
-                )
-                return
-            except ClientError as exc:
-                code = str(exc.response.get("Error", {}).get("Code", ""))
-                if code not in _DAMAGED_BODY or attempt == _BODY_ATTEMPTS - 1:
-                    raise
-                time.sleep(_BODY_BACKOFF_S * 2**attempt)
 
     def head(self, key: str) -> ObjectInfo | None:
         """HeadObject; None if missing."""
@@ -203,6 +182,31 @@ class S3Storage:
     def _s3_key(self, key: str) -> str:
         validate_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
+
+
+def _again_if_damaged(call: Callable[[], T], damaged: Callable[[Exception], bool]) -> T:
+    """``call()``, made again (``_BODY_ATTEMPTS`` in all, backing off) while it fails because a
+    body was damaged on the way: botocore retries failed requests, not broken bodies."""
+    for attempt in range(_BODY_ATTEMPTS - 1):
+        try:
+            return call()
+        except Exception as exc:
+            if not damaged(exc):
+                raise
+        time.sleep(_BODY_BACKOFF_S * 2**attempt)
+    return call()
+
+
+def _broken_body(exc: Exception) -> bool:
+    """A GET's body broke off, or ended before its Content-Length."""
+    return isinstance(exc, ResponseStreamingError | IncompleteReadError)
+
+
+def _refused_as_damaged(exc: Exception) -> bool:
+    """The store says the PUT body it got does not match the checksum sent with it."""
+    return isinstance(exc, ClientError) and (
+        str(exc.response.get("Error", {}).get("Code", "")) in _DAMAGED_BODY
+    )
 
 
 def _conditions(precondition: Precondition | None) -> dict[str, str]:
