@@ -95,7 +95,10 @@ class EvalReport:
         found = {}
         for label, _ in self.methods:
             drops = [_drop(row, label) for row in scored]
-            worst = max(scored, key=lambda row: (_drop(row, label), -row["results"][label]["psnr"]))
+            _, worst = max(
+                zip(drops, scored, strict=True),
+                key=lambda pair: (pair[0], -pair[1]["results"][label]["psnr"]),
+            )
             found[label] = {
                 "images": len(scored),
                 "unchanged": sum(row["results"][label]["unchanged"] for row in scored),
