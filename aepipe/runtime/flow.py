@@ -5,8 +5,8 @@
 ``process_images`` takes exactly the fields of :class:`RunOptions` as its parameters (its
 signature and docs are generated from them), so the CLI, the flow and a deployment's form in
 Prefect's UI never disagree. ``flows/process_images.py`` is the deployment entrypoint that
-exposes it. Swap the task runner (e.g. prefect-dask's ``DaskTaskRunner``) to fan chunks out
-over a cluster; the chunk task is self-contained.
+exposes it. ``--runner`` picks where the chunk tasks run (threads here, or a Dask cluster
+through prefect-dask's ``DaskTaskRunner``: ``pipeline/runners.py``).
 """
 
 from __future__ import annotations
@@ -29,17 +29,19 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner
 
 from aepipe.parameters import args_docstring, signature_of
+from aepipe.runtime.fanout import merged_rows, run_children
 from aepipe.runtime.options import RunOptions
 from aepipe.runtime.pipeline import chunked, input_keys, process_chunk
 from aepipe.runtime.pipeline.estimate import estimate_run
 from aepipe.runtime.pipeline.progress import images_done
+from aepipe.runtime.pipeline.runners import chunk_runner
 from aepipe.runtime.reports import ReportLocation, ReportRow, summarize, write_report
 from aepipe.runtime.reports.attention import attention_rows
 from aepipe.runtime.reports.gallery import build_galleries
-from aepipe.runtime.reports.summary import RunInfo, RunSummary
+from aepipe.runtime.reports.summary import ChildRun, RunInfo, RunSummary
 from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task
 from aepipe.runtime.tasks.build import build_task
 from aepipe.storage import Storage
@@ -51,9 +53,7 @@ from aepipe.storage import Storage
 def process_chunk_task(keys: list[str], options: RunOptions) -> list[ReportRow]:
     """No Prefect retries: storage I/O retries inside botocore, image errors become rows."""
     source, dest = options.storages()
-    rows = process_chunk(keys, source, dest, build_task(options), options)
-    images_done(len(rows))
-    return rows
+    return process_chunk(keys, source, dest, build_task(options), options)
 
 
 @task(
@@ -64,10 +64,14 @@ def process_chunk_task(keys: list[str], options: RunOptions) -> list[ReportRow]:
     persist_result=False,
 )
 def write_report_task(
-    options: RunOptions, run_id: str, started: datetime, rows: list[ReportRow]
+    options: RunOptions,
+    run_id: str,
+    started: datetime,
+    rows: list[ReportRow],
+    children: list[ChildRun] | None = None,
 ) -> RunSummary:
     """Write rows, summary and report.html to ``DEST/_reports/<run_id>/``; returns the summary."""
-    return finish_report(options, run_id, started, rows, build_task(options))
+    return finish_report(options, run_id, started, rows, build_task(options), children=children)
 
 
 def finish_report(
@@ -77,8 +81,10 @@ def finish_report(
     rows: list[ReportRow],
     task: Task,
     interrupted: str | None = None,
+    children: list[ChildRun] | None = None,
 ) -> RunSummary:
-    """The report files; ``interrupted`` names what stopped the run when they are partial."""
+    """The report files; ``interrupted`` names what stopped the run when they are partial;
+    ``children`` are a fan-out's shard runs (the report is complete when all completed)."""
     source, dest = options.storages()
     location = ReportLocation(dest, run_id)
     provenance, runtime = task.provenance, task.runtime
@@ -98,17 +104,15 @@ def finish_report(
     }
     if interrupted:
         run["interrupted"] = interrupted
+    if children is not None:
+        run["children"] = children
+        run["complete"] = all(child["state"] == "COMPLETED" for child in children)
     summary = summarize(rows, run)
     if options.dry_run:
         summary["estimate"] = estimate_run(rows, source, task, options)
     galleries = [] if options.dry_run else build_galleries(rows, source, dest)
     files = write_report(location, rows, summary, galleries)
     return {**summary, "report": location.folder, "files": files}
-
-
-# Two chunk tasks at a time: one computes while the other waits on storage. (The ignore:
-# prefect 3.9 annotates the decorator with a generic runner type a concrete one fails.)
-CHUNK_RUNNER: TaskRunner[PrefectFuture[Any]] = ThreadPoolTaskRunner(max_workers=2)  # type: ignore[assignment]
 
 
 def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
@@ -119,6 +123,8 @@ def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
     source.probe()  # so does a missing bucket or refused credentials, on either side,
     dest.probe()
     record_start(dest, run_id, options, started)  # and a DEST that takes no writes
+    if options.fan_out is not None:
+        return _fan_out(options, run_id, started, dest)
     rows: list[ReportRow] = []
     try:
         _run_chunks(options, chunked(input_keys(source, options), options.chunk_size), rows)
@@ -129,6 +135,21 @@ def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
         raise
     summary = write_report_task(options, run_id, started, rows)
     get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
+    publish_artifacts(summary, rows)
+    return summary
+
+
+def _fan_out(options: RunOptions, run_id: str, started: datetime, dest: Storage) -> RunSummary:
+    """Shards as child runs of a deployment; this run's report merges theirs."""
+    rows, children = merged_rows(dest, run_children(options, run_id))
+    summary = write_report_task(options, run_id, started, rows, children)
+    get_run_logger().info(
+        "report: %s (%s; %d shards: %s)",
+        summary["report"],
+        summary["counts"],
+        len(children),
+        ", ".join(child["state"] for child in children),
+    )
     publish_artifacts(summary, rows)
     return summary
 
@@ -154,9 +175,7 @@ _process_images.__doc__ = args_docstring(
     "Run ``task`` over every image under ``source`` into ``dest``; returns the run's summary.",
     RunOptions,
 )
-process_images = flow(name="process-images", task_runner=CHUNK_RUNNER, persist_result=False)(
-    _process_images
-)
+process_images = flow(name="process-images", persist_result=False)(_process_images)
 
 
 def new_run_id() -> str:
@@ -171,18 +190,36 @@ def _run_chunks(options: RunOptions, chunks: Iterator[list[str]], rows: list[Rep
     add each chunk's rows to ``rows`` as it finishes (an interrupted run keeps those, and
     gives the chunks in flight STOP_GRACE_S to finish theirs)."""
     in_flight: deque[PrefectFuture[list[ReportRow]]] = deque()
-    try:
-        for chunk in chunks:
-            in_flight.append(process_chunk_task.submit(chunk, options))
-            if len(in_flight) >= options.chunks_in_flight:
-                rows.extend(in_flight[0].result())
-                in_flight.popleft()
-        while in_flight:
-            rows.extend(in_flight[0].result())
-            in_flight.popleft()
-    except (KeyboardInterrupt, TerminationSignal):
-        rows.extend(_rows_finished_within(in_flight, STOP_GRACE_S))
-        raise
+    with chunk_runner(options) as runner:
+        try:
+            _submit_all(runner, options, chunks, in_flight, rows)
+        except (KeyboardInterrupt, TerminationSignal):
+            rows.extend(_rows_finished_within(in_flight, STOP_GRACE_S))
+            raise
+
+
+def _submit_all(
+    runner: TaskRunner[PrefectFuture[Any]],
+    options: RunOptions,
+    chunks: Iterator[list[str]],
+    in_flight: deque[PrefectFuture[list[ReportRow]]],
+    rows: list[ReportRow],
+) -> None:
+    for chunk in chunks:
+        in_flight.append(runner.submit(process_chunk_task, {"keys": chunk, "options": options}))
+        if len(in_flight) >= options.chunks_in_flight:
+            _collect(in_flight, rows)
+    while in_flight:
+        _collect(in_flight, rows)
+
+
+def _collect(in_flight: deque[PrefectFuture[list[ReportRow]]], rows: list[ReportRow]) -> None:
+    """The oldest chunk's rows, once it has finished (it stays in flight until then, for a
+    stop's grace period); counted here, not in the task, which may run in another process."""
+    finished = in_flight[0].result()
+    rows.extend(finished)
+    images_done(len(finished))
+    in_flight.popleft()
 
 
 #: How long a stopped run waits for its chunks in flight: their images are being written.

@@ -110,6 +110,21 @@ class RunOptions(ChunkOptions, TaskOptions):
         "chunk tasks submitted ahead of their results (raise with the task runner's workers)", 4
     )
     endpoint_url: str | None = option("S3 endpoint (default: AWS_ENDPOINT_URL / AWS)", None)
+    fan_out: int | None = option(
+        "start N child runs of --deployment on its work pool, shard I/N each, wait for them "
+        "and merge their reports into this run's",
+        None,
+    )
+    deployment: str | None = option(
+        "fan-out: the FLOW/DEPLOYMENT the children run (default: this run's own deployment)",
+        None,
+    )
+    runner: str = option(
+        "where chunk tasks run: 'threads' (this process), 'dask' (a local Dask cluster, one "
+        "worker process per core), 'dask=N' (N local workers) or 'dask=tcp://HOST:PORT' (a "
+        "running Dask scheduler)",
+        "threads",
+    )
 
     def __post_init__(self) -> None:
         TaskOptions.__post_init__(self)
@@ -118,6 +133,11 @@ class RunOptions(ChunkOptions, TaskOptions):
         if self.limit is not None:
             _at_least(self, limit=0)
         self.shard_of()  # a malformed --shard fails before any work
+        if self.fan_out is not None:
+            _at_least(self, fan_out=1)
+            if self.shard is not None:
+                raise OptionError("--fan-out splits the run into shards; it takes no --shard")
+        self.runner_of()
 
     def shard_of(self) -> tuple[int, int] | None:
         """(I, N) of ``--shard I/N``, or None for the whole run."""
@@ -131,6 +151,22 @@ class RunOptions(ChunkOptions, TaskOptions):
         if not 0 <= parsed[0] < parsed[1]:
             raise OptionError(f"--shard {self.shard!r}: expected I/N with 0 <= I < N, e.g. 0/4")
         return parsed
+
+    def runner_of(self) -> tuple[str, int | str | None]:
+        """('threads', None), ('dask', None | local worker count | scheduler address)."""
+        kind, _, where = self.runner.partition("=")
+        if kind == "threads" and not where:
+            return kind, None
+        if kind == "dask":
+            if not where:
+                return kind, None
+            if where.isdigit() and int(where) > 0:
+                return kind, int(where)
+            if "://" in where:
+                return kind, where
+        raise OptionError(
+            f"--runner {self.runner!r}: expected threads, dask, dask=N or dask=tcp://HOST:PORT"
+        )
 
     def storages(self) -> tuple[Storage, Storage]:
         """The source and destination, refused when one lies inside the other."""

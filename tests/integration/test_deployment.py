@@ -2,8 +2,9 @@
 
 The fast tests read deploy/prefect.yaml, the pool templates and the Dockerfiles, with no
 server and no Docker. The slow test starts a real Prefect server on loopback, creates the
-pools, runs ``prefect deploy --all`` on the yaml as deploy/README.md says, starts a process
-worker outside the checkout and runs the ``process`` deployment on three generated PNGs.
+pools, runs ``prefect deploy --all`` on the yaml as deploy/README.md says, starts two process
+workers outside the checkout and runs the ``process`` deployment on six generated PNGs: once
+plainly, once fanned out into two shard runs, and then from an interval schedule.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def test_dockerfile_installs_runtime_extra_without_torch(
     dockerfile: str, extra: str, runtime: str
 ) -> None:
     instructions = parse_dockerfile(ROOT / "docker" / dockerfile)
-    assert _pip_installs(instructions) == [[f".[{extra}]"]]
+    assert _pip_installs(instructions) == [[f".[{extra},dask]"]]  # dask: --runner dask
     runs = " ".join(i.args for i in instructions if i.keyword == "RUN")
     # The build fails if torch got in after all (a dependency of a dependency, say).
     assert "find_spec('torch') is not None" in runs
@@ -223,7 +224,7 @@ def test_dockerfile_installs_runtime_extra_without_torch(
     extras = _extras()
     assert _names(extras[extra]) == {runtime}
     assert "prefect" in _names(extras["core"])  # the image runs `prefect flow-run execute`
-    for group in ("core", extra):
+    for group in ("core", extra, "dask"):
         assert not _names(extras[group]) & {"torch", "torchvision"}, group
     last_stage = instructions[-1].stage
     workdirs = [i.args for i in instructions if i.keyword == "WORKDIR" and i.stage == last_stage]
@@ -426,25 +427,31 @@ def work_pools(prefect_server: PrefectServer) -> None:
 def process_worker(
     prefect_server: PrefectServer, work_pools: None, tmp_path: Path
 ) -> Iterator[Path]:
-    """A process worker polling every second, started outside the checkout; yields its log."""
-    log_path = tmp_path / "worker.log"
-    cwd = tmp_path / "worker-cwd"  # the deployment's pull step must take the run to the root
-    cwd.mkdir()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", "aepipe-process"],
-            cwd=cwd,
-            env=prefect_server.env(PREFECT_WORKER_QUERY_SECONDS="1"),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    """Two process workers on the pool, polling every second, started outside the checkout;
+    yields the first one's log (the second's is beside it)."""
+    procs = []
+    for name in ("worker", "worker-2"):
+        cwd = tmp_path / f"{name}-cwd"  # the deployment's pull step must take runs to the root
+        cwd.mkdir()
+        with (tmp_path / f"{name}.log").open("wb") as log:
+            command = ["worker", "start", "--pool", "aepipe-process", "--name", name]
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "prefect", *command],
+                    cwd=cwd,
+                    env=prefect_server.env(PREFECT_WORKER_QUERY_SECONDS="1"),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
     try:
-        yield log_path
+        yield tmp_path / "worker.log"
     finally:
-        # The process worker forwards the first TERM to its flow runs; the second stops it.
-        stop_process(proc, terms=2, wait_s=3)
+        # A process worker forwards the first TERM to its flow runs; the second stops it.
+        for proc in procs:
+            stop_process(proc, terms=2, wait_s=3)
 
 
 def _write_pngs(folder: Path, count: int) -> list[str]:
@@ -462,7 +469,7 @@ def _write_pngs(folder: Path, count: int) -> list[str]:
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_process_deployment_runs_on_a_worker(
     prefect_server: PrefectServer, process_worker: Path, tmp_path: Path
 ) -> None:
@@ -475,7 +482,7 @@ def test_process_deployment_runs_on_a_worker(
     deploy = prefect_server.cli(
         "--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE.relative_to(ROOT))
     )
-    names = _write_pngs(tmp_path / "in", 3)
+    names = _write_pngs(tmp_path / "in", 6)
     dest = tmp_path / "out"
     output = _finish(deploy, "prefect deploy --all")
 
@@ -501,13 +508,59 @@ def test_process_deployment_runs_on_a_worker(
     report = dest / "_reports" / str(flow_run.id)
     summary = json.loads((report / "summary.json").read_text())
     assert summary["run_id"] == str(flow_run.id)
-    assert summary["counts"]["ok"] == 3 and summary["images"] == 3, summary["counts"]
+    assert summary["counts"]["ok"] == 6 and summary["images"] == 6, summary["counts"]
     rows = [json.loads(line) for line in (report / "rows.jsonl").read_text().splitlines()]
     assert sorted(r["key"] for r in rows if r["status"] == "ok") == names
 
+    # Fan-out: a parent run of the deployment starts two shard runs of its own deployment.
+    _check_fan_out(prefect_server, tmp_path, names)
+
     # A schedule: the real scheduler creates the runs, the worker executes them.
     scheduled = _first_scheduled_run(prefect_server, deployed["process"].id, tmp_path)
-    assert scheduled["counts"]["ok"] == 3, scheduled
+    assert scheduled["counts"]["ok"] == 6, scheduled
+
+
+def _check_fan_out(server: PrefectServer, tmp_path: Path, names: list[str]) -> None:
+    """``fan_out=2`` on the process deployment: two child runs, disjoint shards whose union is
+    every key, and one merged report in the parent's folder that links both."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    dest = tmp_path / "fanned"
+    with server.settings():
+        parent = run_deployment(
+            "process-images/process",
+            parameters={
+                "source": str(tmp_path / "in"),
+                "dest": str(dest),
+                "task": "identity",
+                "fan_out": 2,
+            },
+            timeout=RUN_TIMEOUT_S * 2,
+        )
+        assert parent.state is not None and parent.state.is_completed(), (
+            f"{parent.state!r}\n--- worker logs ---\n{_tail(tmp_path / 'worker.log')}\n"
+            f"{_tail(tmp_path / 'worker-2.log')}"
+        )
+        summary = json.loads((dest / "_reports" / str(parent.id) / "summary.json").read_text())
+        children = summary["children"]
+        with get_client(sync_client=True) as client:
+            for child in children:
+                run = client.read_flow_run(child["run_id"])
+                assert run.parent_task_run_id is not None  # linked to the parent in the UI
+    assert sorted(c["shard"] for c in children) == ["0/2", "1/2"]
+    assert all(c["state"] == "COMPLETED" for c in children), children
+    shards = [
+        {
+            json.loads(line)["key"]
+            for line in (dest / "_reports" / c["run_id"] / "rows.jsonl").read_text().splitlines()
+        }
+        for c in children
+    ]
+    assert shards[0].isdisjoint(shards[1]) and shards[0] | shards[1] == set(names)
+    merged = (dest / "_reports" / str(parent.id) / "rows.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["key"] for line in merged) == sorted(names)
+    assert summary["complete"] and summary["counts"]["ok"] == len(names)
 
 
 def _first_scheduled_run(server: PrefectServer, deployment_id: Any, tmp_path: Path) -> dict:

@@ -99,6 +99,10 @@ def _facts(summary: RunSummary) -> str:
         ("started", summary.get("started", "")),
         ("finished", summary.get("finished", "")),
         ("report", summary.get("report", "")),
+        *(
+            (f"shard {c['shard']}", f"{c['state']}, {c['images']} images, {c['report']}")
+            for c in summary.get("children", [])
+        ),
     ]
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     options = "".join(

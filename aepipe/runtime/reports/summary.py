@@ -21,6 +21,16 @@ class ErrorEntry(TypedDict):
     error: str
 
 
+class ChildRun(TypedDict):
+    """One shard's run of a fan-out, as the parent's merged report links it."""
+
+    shard: str
+    run_id: str
+    state: str  # Prefect's final state type: COMPLETED, FAILED, CRASHED, CANCELLED
+    report: str  # the child's report folder
+    images: int  # rows it reported (0 when it left no report)
+
+
 #: Who ran: filled by the flow from the run's options and the task's model and provenance.
 RunInfo = TypedDict(
     "RunInfo",
@@ -37,6 +47,7 @@ RunInfo = TypedDict(
         "wall_seconds": float,  # from the flow's start to its report
         "complete": bool,  # False: the run was interrupted and this report is partial
         "interrupted": str,  # what stopped it (SIGTERM, Ctrl-C), when it was
+        "children": list[ChildRun],  # a fan-out's shard runs (runtime/fanout.py)
     },
     total=False,
 )

@@ -7,7 +7,9 @@ One run measures, with the same thread count throughout:
 2. pipeline throughput on synthetic photos: inference only, then end to end from local folders
    and from a SeaweedFS server it starts itself (:mod:`aepipe.tools.bench.pipeline`);
 3. the learned codec on the same photos: whole compress/decompress MP/s, and entropy coding
-   alone in MB/s of latent symbols with its share of those calls (:mod:`.compress`).
+   alone in MB/s of latent symbols with its share of those calls (:mod:`.compress`);
+4. with ``--scale-out``, the same job as whole runs: one process, 1 and 2 Dask workers,
+   2 shard runs (:mod:`.scale`).
 
 Speed goals are checked here, by measurement on a named machine, never by timed unit tests.
 torch is optional: without it the torch row says why it is missing.
@@ -39,6 +41,7 @@ from aepipe.tools.bench.pipeline import (
     synthetic_pngs,
 )
 from aepipe.tools.bench.report import BenchReport, entropy_line, summary_line
+from aepipe.tools.bench.scale import scale_out
 from aepipe.tools.bench.timing import BenchError, Timing, megapixels
 from aepipe.tools.machine import load_average, machine_info, usable_cpus
 
@@ -123,11 +126,32 @@ def _bench_pipeline(
             flow = partial(flow_end_to_end, workdir, task_options, options.images, work)
             steps.append(("flow e2e", flow))
         timings = [_attempt(label, step, log) for label, step in steps]
+        if options.scale_out:
+            job = _run_flags(task_options)
+            cores = task_options.threads
+            scaled = scale_out(workdir / "in", workdir, options.images, work, job, cores)
+            for timing in scaled:
+                log(summary_line(timing))
+            timings += scaled
     info = {
         "pipeline_providers": task.runtime.providers,
         "png_megabytes": round(sum(map(len, pngs.values())) / 1e6, 2),
     }
     return timings, info
+
+
+def _run_flags(options: TaskOptions) -> list[str]:
+    """``aepipe run`` flags for the bench's task, tiling and batch."""
+    return [
+        "--task",
+        str(options.task),
+        "--tile",
+        str(options.tile),
+        "--overlap",
+        str(options.overlap),
+        "--batch-size",
+        str(options.batch_size),
+    ]
 
 
 def _bench_codec(

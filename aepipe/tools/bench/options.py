@@ -21,6 +21,11 @@ class BenchOptions:
     skip_s3: bool = option("no SeaweedFS end-to-end run", False)
     flow: bool = option("also time one process_images flow (Prefect start-up included)", False)
     skip_codec: bool = option("no learned codec measurement", False)
+    scale_out: bool = option(
+        "also time the same job in one process, on 1 and 2 Dask workers and as 2 shard runs "
+        "(each a whole `aepipe run`)",
+        False,
+    )
 
     def __post_init__(self) -> None:
         counts = ("batch_size", "images", "size", "repeats")
