@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from aepipe.errors import AepipeError
 from aepipe.images import DEFAULT_MAX_PIXELS, WRITABLE_FORMATS
 from aepipe.parameters import option
+from aepipe.runtime.credentials import block_credentials
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.storage import Storage, check_no_overlap, open_storage
 
@@ -110,6 +111,11 @@ class RunOptions(ChunkOptions, TaskOptions):
         "chunk tasks submitted ahead of their results (raise with the task runner's workers)", 4
     )
     endpoint_url: str | None = option("S3 endpoint (default: AWS_ENDPOINT_URL / AWS)", None)
+    credentials_block: str | None = option(
+        "name of a prefect-aws AwsCredentials block holding the S3 keys (default: the "
+        "standard AWS chain: environment, config files, roles)",
+        None,
+    )
     fan_out: int | None = option(
         "start N child runs of --deployment on its work pool, shard I/N each, wait for them "
         "and merge their reports into this run's",
@@ -171,9 +177,12 @@ class RunOptions(ChunkOptions, TaskOptions):
     def storages(self) -> tuple[Storage, Storage]:
         """The source and destination, refused when one lies inside the other."""
         check_no_overlap(self.source, self.dest)
+        credentials = None
+        if self.credentials_block is not None:
+            credentials = block_credentials(self.credentials_block)
         return (
-            open_storage(self.source, endpoint_url=self.endpoint_url),
-            open_storage(self.dest, endpoint_url=self.endpoint_url),
+            open_storage(self.source, endpoint_url=self.endpoint_url, credentials=credentials),
+            open_storage(self.dest, endpoint_url=self.endpoint_url, credentials=credentials),
         )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aepipe.storage.base import ObjectInfo, Precondition, Storage, metadata_text
+from aepipe.storage.base import ObjectInfo, Precondition, S3Credentials, Storage, metadata_text
 from aepipe.storage.local import LocalStorage
 from aepipe.storage.location import check_no_overlap, parse_location
 
 __all__ = [
     "ObjectInfo",
     "Precondition",
+    "S3Credentials",
     "Storage",
     "check_no_overlap",
     "metadata_text",
@@ -19,8 +20,11 @@ __all__ = [
 ]
 
 
-def open_storage(uri: str, *, endpoint_url: str | None = None) -> Storage:
-    """Open the storage root named by ``uri``; ``endpoint_url`` only applies to ``s3://``.
+def open_storage(
+    uri: str, *, endpoint_url: str | None = None, credentials: S3Credentials | None = None
+) -> Storage:
+    """Open the storage root named by ``uri``; ``endpoint_url`` and ``credentials`` only
+    apply to ``s3://``.
 
     The S3 backend is imported only when needed, so local-only runs never load boto3.
     """
@@ -28,5 +32,10 @@ def open_storage(uri: str, *, endpoint_url: str | None = None) -> Storage:
     if location.scheme == "s3":
         from aepipe.storage.s3 import S3Storage
 
-        return S3Storage(str(location.bucket), location.prefix, endpoint_url=endpoint_url)
+        return S3Storage(
+            str(location.bucket),
+            location.prefix,
+            endpoint_url=endpoint_url,
+            credentials=credentials,
+        )
     return LocalStorage(Path(location.prefix))

@@ -49,6 +49,20 @@ class Precondition:
     etag: str | None = None
 
 
+@dataclass(frozen=True)
+class S3Credentials:
+    """Explicit S3 keys (from a Prefect credentials block) instead of boto3's standard chain.
+
+    The secret is left out of ``repr``, so it cannot reach a log line or an error message.
+    """
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
 class Storage(Protocol):
     """A flat key space under one root (a local folder or an S3 bucket/prefix).
 

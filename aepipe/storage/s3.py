@@ -29,6 +29,7 @@ from aepipe.errors import ObjectNotFoundError, PreconditionFailedError, StorageE
 from aepipe.storage.base import (
     ObjectInfo,
     Precondition,
+    S3Credentials,
     check_precondition,
     glob_literal_dir,
     glob_regex,
@@ -77,13 +78,29 @@ T = TypeVar("T")
 class S3Storage:
     """Objects are ``<prefix>/<key>`` in ``bucket``. One client per instance, thread-safe."""
 
-    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        credentials: S3Credentials | None = None,
+    ) -> None:
+        """``credentials``: explicit keys (and their endpoint, unless ``endpoint_url`` is
+        given) instead of boto3's standard chain (environment, config files, instance roles)."""
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        self._client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url, config=client_config()
-        )
+        session = boto3.session.Session()
+        if credentials is not None:
+            session = boto3.session.Session(
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+                region_name=credentials.region,
+            )
+            endpoint_url = endpoint_url or credentials.endpoint_url
+        self._client = session.client("s3", endpoint_url=endpoint_url, config=client_config())
 
     def list(self, glob: str | None = None) -> Iterator[str]:
         """Page through ListObjectsV2 lazily; a glob's literal folder narrows the S3 prefix."""

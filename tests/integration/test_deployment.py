@@ -216,7 +216,8 @@ def test_dockerfile_installs_runtime_extra_without_torch(
     dockerfile: str, extra: str, runtime: str
 ) -> None:
     instructions = parse_dockerfile(ROOT / "docker" / dockerfile)
-    assert _pip_installs(instructions) == [[f".[{extra},dask]"]]  # dask: --runner dask
+    # dask: --runner dask; aws: --credentials-block
+    assert _pip_installs(instructions) == [[f".[{extra},dask,aws]"]]
     runs = " ".join(i.args for i in instructions if i.keyword == "RUN")
     # The build fails if torch got in after all (a dependency of a dependency, say).
     assert "find_spec('torch') is not None" in runs
@@ -224,7 +225,7 @@ def test_dockerfile_installs_runtime_extra_without_torch(
     extras = _extras()
     assert _names(extras[extra]) == {runtime}
     assert "prefect" in _names(extras["core"])  # the image runs `prefect flow-run execute`
-    for group in ("core", extra, "dask"):
+    for group in ("core", extra, "dask", "aws"):
         assert not _names(extras[group]) & {"torch", "torchvision"}, group
     last_stage = instructions[-1].stage
     workdirs = [i.args for i in instructions if i.keyword == "WORKDIR" and i.stage == last_stage]

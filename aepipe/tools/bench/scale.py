@@ -84,7 +84,8 @@ def _variant(
     for proc, (out, err) in zip(running, outputs, strict=True):
         if proc.returncode != 0:
             raise BenchError(f"{label}: aepipe run exited {proc.returncode}: {err[-500:]}")
-        summary = json.loads(out.strip().splitlines()[-1])
+        printed = json.loads(out.strip().splitlines()[-1])  # the CLI's short summary
+        summary = json.loads((Path(printed["report"]) / "summary.json").read_text())
         done += summary["counts"]["ok"]
         flow_seconds.append(summary["wall_seconds"])
     if done != images:
