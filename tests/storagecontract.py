@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +37,17 @@ def check_conditional_writes(store: Storage) -> None:
         won = list(pool.map(create, range(RACERS)))
     assert won.count(True) == 1, won
     assert store.read("race.png") == b"racer %d" % won.index(True)
+
+
+def check_upload(store: Storage, tmp_path: Path) -> None:
+    """``upload`` stores a file's bytes, small (one PUT) or from 8 MiB (multipart), replacing
+    what was there."""
+    small, big = tmp_path / "small.bin", tmp_path / "big.bin"
+    small.write_bytes(b"report\n" * 10)
+    big.write_bytes(bytes(range(256)) * (9 * 4096 + 7))  # 9 MiB + 1792 bytes
+    store.write("up/file.jsonl", b"old")
+    store.upload("up/file.jsonl", small)
+    assert store.read("up/file.jsonl") == small.read_bytes()
+    store.upload("up/big.bin", big)
+    assert store.read("up/big.bin") == big.read_bytes()
+    assert [k for k in store.list() if k.startswith("up/")] == ["up/big.bin", "up/file.jsonl"]

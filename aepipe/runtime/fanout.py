@@ -2,7 +2,7 @@
 
     parent (any worker)  ── run_deployment(shard 0/N) ──► child run on the pool's workers
                          ── run_deployment(shard 1/N) ──► child run …
-                         ◄── waits for every child, reads DEST/_reports/<child>/rows.jsonl
+                         ◄── waits for every child, streams DEST/_reports/<child>/rows.jsonl
                          ──► one merged report under DEST/_reports/<parent>/, linking them
 
 Prefect's work pool does the scheduling (which worker, how many at once, retries of crashed
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, cast
 from uuid import UUID
@@ -36,7 +37,9 @@ def child_parameters(options: RunOptions, index: int) -> dict[str, Any]:
     """The parent's parameters for shard ``index``: same job, one shard, no further fan-out."""
     assert options.fan_out is not None
     parameters = asdict(options)
-    parameters.update(fan_out=None, deployment=None, shard=f"{index}/{options.fan_out}")
+    parameters.update(
+        fan_out=None, deployment=None, resume=None, shard=f"{index}/{options.fan_out}"
+    )
     return parameters
 
 
@@ -89,30 +92,33 @@ def run_children(options: RunOptions, parent_id: str) -> list[Any]:
     return [finished[run.id] for run in started]
 
 
-def merged_rows(dest: Storage, children: list[Any]) -> tuple[list[ReportRow], list[ChildRun]]:
-    """Every child's rows (read back from its report) and a line per child for the report."""
-    rows: list[ReportRow] = []
-    links: list[ChildRun] = []
+def child_links(dest: Storage, children: list[Any]) -> list[ChildRun]:
+    """A line per child for the merged report: shard, final state, report folder, rows."""
+    links = []
     for run in children:
         location = ReportLocation(dest, str(run.id))
-        found = _read_rows(location)
-        rows.extend(found)
+        summary_key = location.key("summary.json")
+        found = dest.head(summary_key) is not None
+        images = json.loads(dest.read(summary_key)).get("images", 0) if found else 0
         links.append(
             ChildRun(
                 shard=str(run.parameters.get("shard")),
                 run_id=str(run.id),
                 state=str(run.state.type.value),
                 report=location.folder,
-                images=len(found),
+                images=int(images),
             )
         )
-    return rows, links
+    return links
 
 
-def _read_rows(location: ReportLocation) -> list[ReportRow]:
-    """A child's rows; none when it left no report (it crashed before writing one)."""
-    key = location.key("rows.jsonl")
-    if location.storage.head(key) is None:
-        return []
-    text = location.storage.read(key).decode()
-    return [ReportRow.from_dict(json.loads(line)) for line in text.splitlines() if line]
+def child_rows(dest: Storage, children: list[ChildRun]) -> Iterator[ReportRow]:
+    """Every child's rows, read back from its rows.jsonl, one child at a time; a child that
+    left no report (it crashed before writing one) contributes none."""
+    for child in children:
+        key = ReportLocation(dest, child["run_id"]).key("rows.jsonl")
+        if dest.head(key) is None:
+            continue
+        for line in dest.read(key).decode().splitlines():
+            if line:
+                yield ReportRow.from_dict(json.loads(line))

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,19 +29,22 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
-from prefect.task_runners import TaskRunner
 
 from aepipe.parameters import args_docstring, signature_of
-from aepipe.runtime.fanout import merged_rows, run_children
+from aepipe.runtime.fanout import child_links, child_rows, run_children
 from aepipe.runtime.options import RunOptions
 from aepipe.runtime.pipeline import chunked, input_keys, process_chunk
 from aepipe.runtime.pipeline.estimate import estimate_run
 from aepipe.runtime.pipeline.progress import images_done
+from aepipe.runtime.pipeline.resume import run_to_continue
 from aepipe.runtime.pipeline.runners import chunk_runner
-from aepipe.runtime.reports import ReportLocation, ReportRow, summarize, write_report
+from aepipe.runtime.reports import ReportLocation, ReportRow, write_report
 from aepipe.runtime.reports.attention import attention_rows
+from aepipe.runtime.reports.collect import ReportCollector
 from aepipe.runtime.reports.gallery import build_galleries
+from aepipe.runtime.reports.parts import existing_parts, merged_rows, read_part, write_part
 from aepipe.runtime.reports.summary import ChildRun, RunInfo, RunSummary
+from aepipe.runtime.reports.writer import report_measures
 from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task
 from aepipe.runtime.tasks.build import build_task
 from aepipe.storage import Storage
@@ -50,10 +53,13 @@ from aepipe.storage import Storage
 # persist_result=False throughout: Prefect would cloudpickle results to storage if a
 # deployment turned persistence on; the runtime unpickles nothing and pickles nothing.
 @task(name="process-chunk", cache_policy=NO_CACHE, persist_result=False)
-def process_chunk_task(keys: list[str], options: RunOptions) -> list[ReportRow]:
-    """No Prefect retries: storage I/O retries inside botocore, image errors become rows."""
+def process_chunk_task(keys: list[str], options: RunOptions, run_id: str, index: int) -> int:
+    """Process one chunk and write its rows as the run's part ``index``; returns the row
+    count. No Prefect retries: storage I/O retries inside botocore, image errors become rows."""
     source, dest = options.storages()
-    return process_chunk(keys, source, dest, build_task(options), options)
+    rows = process_chunk(keys, source, dest, build_task(options), options)
+    write_part(ReportLocation(dest, run_id), index, rows)
+    return len(rows)
 
 
 @task(
@@ -67,101 +73,129 @@ def write_report_task(
     options: RunOptions,
     run_id: str,
     started: datetime,
-    rows: list[ReportRow],
+    progress: ChunkProgress,
     children: list[ChildRun] | None = None,
 ) -> RunSummary:
-    """Write rows, summary and report.html to ``DEST/_reports/<run_id>/``; returns the summary."""
-    return finish_report(options, run_id, started, rows, build_task(options), children=children)
+    """Merge the run's parts (or a fan-out's children's reports) into ``DEST/_reports/<run_id>/``
+    and publish the Prefect artifacts; returns the summary."""
+    summary = finish_report(options, run_id, started, progress, build_task(options), children)
+    get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
+    return summary
+
+
+@dataclass
+class ChunkProgress:
+    """How far a run got: the report merges parts 0 .. ``chunks`` - 1."""
+
+    chunks: int = 0  # chunks listed so far
+    reused: int = 0  # of those, chunks an earlier attempt of this run had finished
 
 
 def finish_report(
     options: RunOptions,
     run_id: str,
     started: datetime,
-    rows: list[ReportRow],
+    progress: ChunkProgress,
     task: Task,
-    interrupted: str | None = None,
     children: list[ChildRun] | None = None,
+    interrupted: str | None = None,
 ) -> RunSummary:
-    """The report files; ``interrupted`` names what stopped the run when they are partial;
-    ``children`` are a fan-out's shard runs (the report is complete when all completed)."""
+    """The report files, streamed from the parts (or the children's rows); ``interrupted``
+    names what stopped the run when they are partial; ``children`` are a fan-out's shard runs
+    (the report is complete when all completed). A complete report also publishes the
+    Prefect artifacts."""
     source, dest = options.storages()
     location = ReportLocation(dest, run_id)
     provenance, runtime = task.provenance, task.runtime
-    finished = datetime.now(UTC)
-    run: RunInfo = {
-        "run_id": run_id,
-        "params": asdict(options),
-        "aepipe-model-sha256": provenance[MODEL_SHA256_METADATA],
-        "aepipe-params": provenance[PARAMS_METADATA],
-        "model": runtime.model,
-        "providers": runtime.providers,
-        "thresholds": runtime.thresholds,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": finished.isoformat(timespec="seconds"),
-        "wall_seconds": round((finished - started).total_seconds(), 3),
-        "complete": interrupted is None,
-    }
-    if interrupted:
-        run["interrupted"] = interrupted
-    if children is not None:
-        run["children"] = children
-        run["complete"] = all(child["state"] == "COMPLETED" for child in children)
-    summary = summarize(rows, run)
-    if options.dry_run:
-        summary["estimate"] = estimate_run(rows, source, task, options)
-    galleries = [] if options.dry_run else build_galleries(rows, source, dest)
-    files = write_report(location, rows, summary, galleries)
-    return {**summary, "report": location.folder, "files": files}
+    rows = (
+        child_rows(dest, children)
+        if children is not None
+        else merged_rows(location, progress.chunks)
+    )
+    with ReportCollector(report_measures(runtime.thresholds)) as collected:
+        for row in rows:
+            collected.add(row)
+        finished = datetime.now(UTC)
+        run: RunInfo = {
+            "run_id": run_id,
+            "params": asdict(options),
+            "aepipe-model-sha256": provenance[MODEL_SHA256_METADATA],
+            "aepipe-params": provenance[PARAMS_METADATA],
+            "model": runtime.model,
+            "providers": runtime.providers,
+            "thresholds": runtime.thresholds,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "wall_seconds": round((finished - started).total_seconds(), 3),
+            "complete": interrupted is None,
+            "chunks_reused": progress.reused,
+        }
+        if interrupted:
+            run["interrupted"] = interrupted
+        if children is not None:
+            run["children"] = children
+            run["complete"] = all(child["state"] == "COMPLETED" for child in children)
+        summary = collected.totals.summary(run)
+        shortlist = collected.shortlist
+        if options.dry_run:
+            summary["estimate"] = estimate_run(collected.totals, shortlist, source, task, options)
+        galleries = [] if options.dry_run else build_galleries(shortlist.rows(), source, dest)
+        files = write_report(location, collected, summary, galleries)
+        summary = {**summary, "report": location.folder, "files": files}
+        if interrupted is None:
+            publish_artifacts(summary, shortlist.rows())
+        return summary
 
 
 def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
-    started, run_id = datetime.now(UTC), new_run_id()
+    started, flow_run_id = datetime.now(UTC), new_run_id()
     options = RunOptions(**_SIGNATURE.bind(*args, **kwargs).arguments)
     source, dest = options.storages()
     task = build_task(options)  # a missing or damaged model fails the run before any work
     source.probe()  # so does a missing bucket or refused credentials, on either side,
     dest.probe()
-    record_start(dest, run_id, options, started)  # and a DEST that takes no writes
     if options.fan_out is not None:
-        return _fan_out(options, run_id, started, dest)
-    rows: list[ReportRow] = []
+        record_start(dest, flow_run_id, options, started)
+        return _fan_out(options, flow_run_id, started, dest)
+    run_id = run_to_continue(dest, options) or flow_run_id
+    record_start(dest, run_id, options, started, flow_run_id)  # and a DEST taking no writes
+    progress = ChunkProgress()
     try:
-        _run_chunks(options, chunked(input_keys(source, options), options.chunk_size), rows)
+        _run_chunks(options, run_id, input_keys(source, options), progress)
     except (KeyboardInterrupt, TerminationSignal) as stop:
         reason = "SIGTERM" if isinstance(stop, TerminationSignal) else "interrupt (Ctrl-C)"
-        partial = finish_report(options, run_id, started, rows, task, interrupted=reason)
+        partial = finish_report(options, run_id, started, progress, task, interrupted=reason)
         get_run_logger().warning("%s: partial report at %s", reason, partial["report"])
         raise
-    summary = write_report_task(options, run_id, started, rows)
-    get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
-    publish_artifacts(summary, rows)
-    return summary
+    return write_report_task(options, run_id, started, progress)
 
 
 def _fan_out(options: RunOptions, run_id: str, started: datetime, dest: Storage) -> RunSummary:
     """Shards as child runs of a deployment; this run's report merges theirs."""
-    rows, children = merged_rows(dest, run_children(options, run_id))
-    summary = write_report_task(options, run_id, started, rows, children)
+    children = child_links(dest, run_children(options, run_id))
     get_run_logger().info(
-        "report: %s (%s; %d shards: %s)",
-        summary["report"],
-        summary["counts"],
-        len(children),
-        ", ".join(child["state"] for child in children),
+        "%d shards: %s", len(children), ", ".join(child["state"] for child in children)
     )
-    publish_artifacts(summary, rows)
-    return summary
+    return write_report_task(options, run_id, started, ChunkProgress(), children)
 
 
-def record_start(dest: Storage, run_id: str, options: RunOptions, started: datetime) -> None:
+def record_start(
+    dest: Storage,
+    run_id: str,
+    options: RunOptions,
+    started: datetime,
+    flow_run_id: str | None = None,
+) -> None:
     """``_reports/<run-id>/run.json``: who started what, written before any image is touched,
-    which also proves DEST exists and takes writes with these credentials."""
+    which also proves DEST exists and takes writes with these credentials. A run that
+    continues an earlier one rewrites it with its own start and flow run."""
     record = {
         "run_id": run_id,
         "started": started.isoformat(timespec="seconds"),
         "params": asdict(options),
     }
+    if flow_run_id is not None and flow_run_id != run_id:
+        record["continued_by"] = flow_run_id
     ReportLocation(dest, run_id).write("run.json", json.dumps(record, indent=2).encode())
 
 
@@ -185,40 +219,42 @@ def new_run_id() -> str:
     return str(flow_run.id or uuid.uuid4())
 
 
-def _run_chunks(options: RunOptions, chunks: Iterator[list[str]], rows: list[ReportRow]) -> None:
-    """Submit chunk tasks, keeping at most ``chunks_in_flight`` ahead of their results, and
-    add each chunk's rows to ``rows`` as it finishes (an interrupted run keeps those, and
-    gives the chunks in flight STOP_GRACE_S to finish theirs)."""
-    in_flight: deque[PrefectFuture[list[ReportRow]]] = deque()
+def _run_chunks(
+    options: RunOptions, run_id: str, keys: Iterator[str], progress: ChunkProgress
+) -> None:
+    """Submit a chunk task per chunk, at most ``chunks_in_flight`` ahead of their results;
+    chunks whose part an earlier attempt of this run left (same keys) are not redone. A stop
+    gives the chunks in flight STOP_GRACE_S to finish (and write their parts)."""
+    location = ReportLocation(options.storages()[1], run_id)
+    done_before = existing_parts(location)
+    in_flight: deque[PrefectFuture[int]] = deque()
     with chunk_runner(options) as runner:
         try:
-            _submit_all(runner, options, chunks, in_flight, rows)
+            for index, chunk in enumerate(chunked(keys, options.chunk_size)):
+                progress.chunks = index + 1
+                if index in done_before and _keys(read_part(location, index)) == chunk:
+                    progress.reused += 1
+                    images_done(len(chunk))
+                    continue
+                parameters = {"keys": chunk, "options": options, "run_id": run_id, "index": index}
+                in_flight.append(runner.submit(process_chunk_task, parameters))
+                if len(in_flight) >= options.chunks_in_flight:
+                    _collect(in_flight)
+            while in_flight:
+                _collect(in_flight)
         except (KeyboardInterrupt, TerminationSignal):
-            rows.extend(_rows_finished_within(in_flight, STOP_GRACE_S))
+            _wait_within(in_flight, STOP_GRACE_S)
             raise
 
 
-def _submit_all(
-    runner: TaskRunner[PrefectFuture[Any]],
-    options: RunOptions,
-    chunks: Iterator[list[str]],
-    in_flight: deque[PrefectFuture[list[ReportRow]]],
-    rows: list[ReportRow],
-) -> None:
-    for chunk in chunks:
-        in_flight.append(runner.submit(process_chunk_task, {"keys": chunk, "options": options}))
-        if len(in_flight) >= options.chunks_in_flight:
-            _collect(in_flight, rows)
-    while in_flight:
-        _collect(in_flight, rows)
+def _keys(rows: list[ReportRow]) -> list[str]:
+    return [row.key for row in rows]
 
 
-def _collect(in_flight: deque[PrefectFuture[list[ReportRow]]], rows: list[ReportRow]) -> None:
-    """The oldest chunk's rows, once it has finished (it stays in flight until then, for a
-    stop's grace period); counted here, not in the task, which may run in another process."""
-    finished = in_flight[0].result()
-    rows.extend(finished)
-    images_done(len(finished))
+def _collect(in_flight: deque[PrefectFuture[int]]) -> None:
+    """Wait for the oldest chunk (it stays in flight until then, for a stop's grace period);
+    counted here, not in the task, which may run in another process."""
+    images_done(in_flight[0].result())
     in_flight.popleft()
 
 
@@ -226,18 +262,12 @@ def _collect(in_flight: deque[PrefectFuture[list[ReportRow]]], rows: list[Report
 STOP_GRACE_S = 15.0
 
 
-def _rows_finished_within(
-    in_flight: deque[PrefectFuture[list[ReportRow]]], seconds: float
-) -> list[ReportRow]:
-    """Rows of the chunks that finish within ``seconds``; the others are abandoned (their
+def _wait_within(in_flight: deque[PrefectFuture[int]], seconds: float) -> None:
+    """Give the chunks in flight ``seconds`` to finish; the others are abandoned (their
     outputs, if any, are complete objects that the next run skips)."""
     deadline = time.monotonic() + seconds
-    finished: list[ReportRow] = []
     for future in in_flight:
         future.wait(max(0.0, deadline - time.monotonic()))
-        if future.state.is_completed():
-            finished.extend(future.result())
-    return finished
 
 
 def publish_artifacts(summary: RunSummary, rows: list[ReportRow]) -> None:

@@ -116,6 +116,11 @@ class RunOptions(ChunkOptions, TaskOptions):
         "standard AWS chain: environment, config files, roles)",
         None,
     )
+    resume: str | None = option(
+        "continue the unfinished run RUN_ID in DEST (default: the newest unfinished run of "
+        "the same parameters, if there is one; finished chunks are not redone)",
+        None,
+    )
     fan_out: int | None = option(
         "start N child runs of --deployment on its work pool, shard I/N each, wait for them "
         "and merge their reports into this run's",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
@@ -92,6 +93,11 @@ class Storage(Protocol):
     ) -> None:
         """Store ``data`` (and replace any metadata) atomically; PreconditionFailedError when
         ``precondition`` does not hold at the moment of writing."""
+        ...
+
+    def upload(self, key: str, path: Path) -> None:
+        """Store the local file ``path`` at ``key`` atomically, streamed from disk: for files
+        that need not fit in memory (the report of a run with millions of rows)."""
         ...
 
     def head(self, key: str) -> ObjectInfo | None:

@@ -11,11 +11,13 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import BinaryIO
 
 from aepipe.errors import ObjectNotFoundError, StorageError
 from aepipe.storage.base import (
@@ -35,6 +37,8 @@ _UMASK = os.umask(0o022)  # read the process umask (the only portable way) and p
 os.umask(_UMASK)
 #: Lock files for conditional writes (see LocalStorage._locked).
 LOCK_STRIPES = 64
+#: Piece size of a streamed copy into storage.
+COPY_BYTES = 1 << 20
 
 
 class LocalStorage:
@@ -104,6 +108,16 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc}") from exc
 
+    def upload(self, key: str, path: Path) -> None:
+        """Copy ``path`` in through a temp file and a rename, in 1 MiB pieces."""
+        target = self._path(key)
+        try:
+            self._meta_path(key).unlink(missing_ok=True)
+            with path.open("rb") as source:
+                atomic_write(target, source)
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc}") from exc
+
     @contextmanager
     def _locked(self, key: str) -> Iterator[None]:
         """One of LOCK_STRIPES lock files, picked by the key's hash: a fixed set of files that
@@ -170,14 +184,18 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file" if entry.is_file() else ""
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a hidden temp file in the same folder, fsync, then rename over ``path``."""
+def atomic_write(path: Path, data: bytes | BinaryIO) -> None:
+    """Write ``data`` (bytes, or a binary file read to its end) to a hidden temp file in the
+    same folder, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as tmp:
             os.chmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
-            tmp.write(data)
+            if isinstance(data, bytes):
+                tmp.write(data)
+            else:
+                shutil.copyfileobj(data, tmp, COPY_BYTES)
             tmp.flush()
             os.fsync(fd)
         os.replace(tmp_name, path)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
-from storagecontract import check_conditional_writes
+from storagecontract import check_conditional_writes, check_upload
 
 from aepipe.errors import ObjectNotFoundError, StorageError, UnsafeKeyError
 from aepipe.storage import ObjectInfo, open_storage
@@ -163,3 +164,7 @@ def test_open_storage_with_an_explicit_endpoint(
 def test_conditional_writes(store: S3Storage) -> None:
     """SeaweedFS honours If-None-Match and If-Match on PutObject, as AWS S3 does."""
     check_conditional_writes(store)
+
+
+def test_upload_streams_a_file_in(store: S3Storage, tmp_path: Path) -> None:
+    check_upload(store, tmp_path)

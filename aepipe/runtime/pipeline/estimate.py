@@ -17,8 +17,9 @@ import numpy as np
 from aepipe.errors import AepipeError
 from aepipe.images import DecodedImage
 from aepipe.runtime.options import ChunkOptions
+from aepipe.runtime.reports.collect import Shortlist
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
-from aepipe.runtime.reports.summary import RunEstimate
+from aepipe.runtime.reports.summary import RunEstimate, SummaryTotals
 from aepipe.runtime.tasks.base import Task
 from aepipe.storage import Storage
 
@@ -29,22 +30,22 @@ TIMING_SIDE = 512
 
 
 def estimate_run(
-    rows: Sequence[ReportRow], source: Storage, task: Task, options: ChunkOptions
+    totals: SummaryTotals, shortlist: Shortlist, source: Storage, task: Task, options: ChunkOptions
 ) -> RunEstimate:
-    """The estimate for a dry run's ``rows`` (PLANNED: to do, SKIPPED: done)."""
-    planned = [row for row in rows if row.status is RowStatus.PLANNED]
-    bytes_to_do = sum(row.bytes_in or 0 for row in planned)
-    images = _decoded_sample(planned[:SAMPLE_IMAGES], source, task, options)
+    """The estimate for a dry run's rows (PLANNED: to do, SKIPPED: done), from their totals
+    and the first planned rows of the shortlist (the sample that is decoded and timed)."""
+    keys_to_do, bytes_to_do = totals.counts[RowStatus.PLANNED.value], totals.bytes_planned
+    images = _decoded_sample(shortlist.first("planned")[:SAMPLE_IMAGES], source, task, options)
     megapixels = None
     if images:
         sampled_bytes = sum(row.bytes_in or 0 for row, _ in images)
         sampled_mp = sum(image.info.width * image.info.height for _, image in images) / 1e6
-        scale = bytes_to_do / sampled_bytes if sampled_bytes else len(planned) / len(images)
+        scale = bytes_to_do / sampled_bytes if sampled_bytes else keys_to_do / len(images)
         megapixels = sampled_mp * scale
     speed = _seconds_per_megapixel(task, images[0][1]) if images else None
     return RunEstimate(
-        keys_to_do=len(planned),
-        keys_done=sum(row.status is RowStatus.SKIPPED for row in rows),
+        keys_to_do=keys_to_do,
+        keys_done=totals.counts[RowStatus.SKIPPED.value],
         bytes_to_do=bytes_to_do,
         megapixels_to_do=None if megapixels is None else round(megapixels, 3),
         megapixels_sampled=len(images),

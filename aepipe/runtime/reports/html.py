@@ -16,11 +16,12 @@ import base64
 import html
 import json
 import math
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-from aepipe.runtime.reports.rows import ReportRow, RowStatus
+from aepipe.runtime.reports.collect import ReportCollector
 from aepipe.runtime.reports.summary import RunSummary
 
 #: Columns the table shows first; every other field follows in the rows' own order.
@@ -62,23 +63,27 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def render_report(
+def write_page(
+    out: BinaryIO,
     summary: RunSummary,
-    rows: Sequence[ReportRow],
+    collected: ReportCollector,
     plots: Mapping[str, bytes],
     galleries: Sequence[Gallery],
-) -> str:
-    """The whole page as a string (UTF-8 when written)."""
+) -> None:
+    """The whole page, UTF-8, streamed: the failures and the table's rows come from the
+    collector's spools, so the page can hold millions of rows without their memory."""
     title = f"aepipe run {summary.get('run_id', '')}"
-    body = [
+    head, tail = _PAGE.format(title=_e(title), style=_STYLE, script=_SCRIPT).split(_BODY)
+    sections = [
         f"<h1>{_e(title)}</h1>",
         _facts(summary),
         _plots(plots),
         *(_gallery(g) for g in galleries if g.items),
-        _failures(rows),
-        _table(rows),
     ]
-    return _PAGE.format(title=_e(title), style=_STYLE, body="\n".join(body), script=_SCRIPT)
+    out.write((head + "\n".join(sections)).encode())
+    _failures(out, collected)
+    _table(out, collected)
+    out.write(tail.encode())
 
 
 def _e(value: object) -> str:
@@ -149,33 +154,40 @@ def _gallery(gallery: Gallery) -> str:
     return f'<section class="gallery"><h2>{_e(gallery.title)}</h2>{"".join(cards)}</section>'
 
 
-def _failures(rows: Sequence[ReportRow]) -> str:
-    failed = [r for r in rows if r.status is RowStatus.ERROR]
-    if not failed:
-        return '<section id="failures"><h2>Failures</h2><p>none</p></section>'
-    items = "".join(f"<li><code>{_e(r.key)}</code>: {_e(r.error)}</li>" for r in failed)
-    return f'<section id="failures"><h2>Failures ({len(failed)})</h2><ul>{items}</ul></section>'
+def _failures(out: BinaryIO, collected: ReportCollector) -> None:
+    """Every failure with its message (escaped as the collector spooled them)."""
+    if not collected.failures:
+        out.write(b'<section id="failures"><h2>Failures</h2><p>none</p></section>')
+        return
+    out.write(f'<section id="failures"><h2>Failures ({collected.failures})</h2><ul>'.encode())
+    with collected.failures_path.open("rb") as items:
+        shutil.copyfileobj(items, out)
+    out.write(b"</ul></section>")
 
 
-def _table(rows: Sequence[ReportRow]) -> str:
-    records = [_record(r) for r in rows]
-    seen = dict.fromkeys(c for c in LEADING_COLUMNS if any(c in r for r in records))
-    columns = list(seen) + [
-        k for k in dict.fromkeys(k for r in records for k in r) if k not in seen
+def _table(out: BinaryIO, collected: ReportCollector) -> None:
+    """The rows as a JSON blob the inline script renders (sortable, filterable)."""
+    shown = collected.shown
+    columns = [c for c in LEADING_COLUMNS if c in shown] + [
+        c for c in shown if c not in LEADING_COLUMNS
     ]
-    blob = json.dumps({"columns": columns, "rows": records}, ensure_ascii=False)
-    # No markup character survives in the blob: a key cannot close or open a script element.
-    blob = blob.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return (
-        f'<section id="rows"><h2>All {len(rows)} rows</h2>'
+    out.write(
+        f'<section id="rows"><h2>All {collected.totals.images} rows</h2>'
         '<input id="filter" type="search" placeholder="filter rows (any column)">'
         '<div class="scroll"><table id="table"><thead></thead><tbody></tbody></table></div>'
-        f'<script id="data" type="application/json">{blob}</script></section>'
+        '<script id="data" type="application/json">'.encode()
     )
+    out.write(_blob({"columns": columns})[:-1] + b', "rows": [')
+    for index, record in enumerate(collected.records()):
+        cells = {k: _cell(v) for k, v in record.items() if v not in (None, "")}
+        out.write((b"," if index else b"") + _blob(cells))
+    out.write(b"]}</script></section>")
 
 
-def _record(row: ReportRow) -> dict[str, Any]:
-    return {k: _cell(v) for k, v in row.to_dict().items() if v not in (None, "")}
+def _blob(value: object) -> bytes:
+    """JSON with no markup character left: a key cannot close or open a script element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
 
 
 def _cell(value: Any) -> Any:
@@ -186,12 +198,17 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-_PAGE = """<!doctype html>
+_BODY = "\x00body\x00"  # where the streamed sections go
+_PAGE = (
+    """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{style}</style></head>
-<body>{body}<script>{script}</script></body></html>
+<body>"""
+    + _BODY
+    + """<script>{script}</script></body></html>
 """
+)
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }

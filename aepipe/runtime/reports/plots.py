@@ -8,32 +8,18 @@ count on each side is in the title.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping, Sequence
 
-from aepipe.runtime.reports.rows import ReportRow, RowStatus
 
-
-def measure_values(rows: Sequence[ReportRow], name: str) -> list[float]:
-    """The finite values of field ``name`` over the finished rows."""
-    values = []
-    for row in rows:
-        if row.status is not RowStatus.OK:
-            continue
-        value = row.to_dict().get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            values.append(float(value))
-    return values
-
-
-def histograms(rows: Sequence[ReportRow], measures: Mapping[str, float | None]) -> dict[str, bytes]:
+def histograms(
+    values: Mapping[str, Sequence[float]], measures: Mapping[str, float | None]
+) -> dict[str, bytes]:
     """One PNG per measure that has values; ``measures`` maps a field to its threshold."""
-    plots = {}
-    for name, threshold in measures.items():
-        values = measure_values(rows, name)
-        if values:
-            plots[name] = histogram_png(values, name, threshold)
-    return plots
+    return {
+        name: histogram_png(values[name], name, threshold)
+        for name, threshold in measures.items()
+        if len(values.get(name, ())) > 0
+    }
 
 
 def histogram_png(values: Sequence[float], label: str, threshold: float | None) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
@@ -47,6 +47,7 @@ RunInfo = TypedDict(
         "wall_seconds": float,  # from the flow's start to its report
         "complete": bool,  # False: the run was interrupted and this report is partial
         "interrupted": str,  # what stopped it (SIGTERM, Ctrl-C), when it was
+        "chunks_reused": int,  # chunks an earlier, unfinished attempt of this run had done
         "children": list[ChildRun],  # a fan-out's shard runs (runtime/fanout.py)
     },
     total=False,
@@ -73,30 +74,62 @@ class RunSummary(RunInfo, total=False):
     seconds: dict[str, float]  # per stage, summed over images
     mean_psnr: float | None  # over finished images with a finite PSNR
     mean_mse: float | None
-    errors: list[ErrorEntry]
+    errors: list[ErrorEntry]  # the first LISTED_ERRORS; counts["error"] has how many in all
     estimate: RunEstimate  # --dry-run only: work left and time on this worker
     report: str  # the folder the report files are in
     files: dict[str, str]  # report file name -> URI
 
 
-def summarize(rows: Iterable[ReportRow], run: RunInfo) -> RunSummary:
-    """Summary of ``rows``; ``run`` holds the run's identity and parameters."""
-    rows = list(rows)
-    done = [r for r in rows if r.status is RowStatus.OK]
-    finite = [r.psnr for r in done if r.psnr is not None and math.isfinite(r.psnr)]
-    counts = Counter(str(r.status) for r in rows)
-    return RunSummary(
-        **run,
-        images=len(rows),
-        counts={s.value: counts.get(s.value, 0) for s in RowStatus},
-        bytes_in=sum(r.bytes_in or 0 for r in done),
-        bytes_out=sum(r.bytes_out or 0 for r in done),
-        seconds={s: round(sum(getattr(r, f"seconds_{s}") for r in rows), 3) for s in STAGES},
-        mean_psnr=round(sum(finite) / len(finite), 4) if finite else None,
-        mean_mse=_mean([r.mse for r in done if r.mse is not None]),
-        errors=[{"key": r.key, "error": r.error} for r in rows if r.status is RowStatus.ERROR],
-    )
+#: Errors listed in the summary itself (``counts`` has them all; the row files hold every one).
+LISTED_ERRORS = 1000
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+@dataclass
+class SummaryTotals:
+    """The summary's figures, added up one row at a time: memory does not grow with rows."""
+
+    images: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    bytes_planned: int = 0  # input bytes of the rows a dry run plans
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    psnr_sum: float = 0.0
+    psnr_count: int = 0
+    mse_sum: float = 0.0
+    mse_count: int = 0
+    errors: list[ErrorEntry] = field(default_factory=list)
+
+    def add(self, row: ReportRow) -> None:
+        self.images += 1
+        self.counts[str(row.status)] += 1
+        for stage in STAGES:
+            self.seconds[stage] += getattr(row, f"seconds_{stage}")
+        if row.status is RowStatus.ERROR and len(self.errors) < LISTED_ERRORS:
+            self.errors.append({"key": row.key, "error": row.error})
+        if row.status is RowStatus.PLANNED:
+            self.bytes_planned += row.bytes_in or 0
+        if row.status is not RowStatus.OK:
+            return
+        self.bytes_in += row.bytes_in or 0
+        self.bytes_out += row.bytes_out or 0
+        if row.psnr is not None and math.isfinite(row.psnr):
+            self.psnr_sum += row.psnr
+            self.psnr_count += 1
+        if row.mse is not None:
+            self.mse_sum += row.mse
+            self.mse_count += 1
+
+    def summary(self, run: RunInfo) -> RunSummary:
+        """The summary of the rows added so far; ``run`` holds the run's identity."""
+        return RunSummary(
+            **run,
+            images=self.images,
+            counts={s.value: self.counts.get(s.value, 0) for s in RowStatus},
+            bytes_in=self.bytes_in,
+            bytes_out=self.bytes_out,
+            seconds={s: round(v, 3) for s, v in self.seconds.items()},
+            mean_psnr=round(self.psnr_sum / self.psnr_count, 4) if self.psnr_count else None,
+            mean_mse=self.mse_sum / self.mse_count if self.mse_count else None,
+            errors=list(self.errors),
+        )

@@ -1,4 +1,5 @@
-"""Writes a run's report next to its outputs: ``DEST/_reports/<run-id>/``.
+"""Writes a run's report next to its outputs: ``DEST/_reports/<run-id>/`` (pass 2 of
+:mod:`.collect`).
 
 ``rows.jsonl`` (one JSON object per image, the lossless record), ``rows.csv`` (the same for
 spreadsheets), ``rows.parquet`` (typed columns, for dataframes), ``summary.json`` and
@@ -10,14 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, BinaryIO
 
-from aepipe.runtime.reports.html import Gallery, render_report
+from aepipe.runtime.reports.collect import ReportCollector, json_safe
+from aepipe.runtime.reports.html import Gallery, write_page
 from aepipe.runtime.reports.plots import histograms
-from aepipe.runtime.reports.rows import ReportRow
 from aepipe.runtime.reports.summary import RunSummary
 from aepipe.storage import Storage
 
@@ -25,6 +28,8 @@ REPORTS_PREFIX = "_reports"
 REPORT_FILES = ("rows.jsonl", "rows.csv", "rows.parquet", "summary.json", "report.html")
 #: Row fields plotted in report.html when present (besides those the task has thresholds for).
 MEASURES = ("psnr", "bpp", "anomaly_score", "domain_score")
+#: Rows per Parquet row group (and per batch held in memory while writing it).
+PARQUET_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -41,82 +46,108 @@ class ReportLocation:
     def write(self, name: str, data: bytes) -> None:
         self.storage.write(self.key(name), data)
 
+    def upload(self, name: str, path: Path) -> None:
+        self.storage.upload(self.key(name), path)
+
     @property
     def folder(self) -> str:
         return self.storage.describe(f"{REPORTS_PREFIX}/{self.run_id}")
 
 
-def _json_safe(value: Any) -> Any:
-    """inf/nan are not JSON: PSNR of an unchanged image is written as null."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def rows_jsonl(rows: Sequence[ReportRow]) -> bytes:
-    lines = (
-        json.dumps({k: _json_safe(v) for k, v in r.to_dict().items()}, sort_keys=False)
-        for r in rows
-    )
-    return ("\n".join(lines) + "\n").encode() if rows else b""
-
-
-def rows_csv(rows: Sequence[ReportRow]) -> bytes:
-    records = [r.to_dict() for r in rows]
-    columns = list(dict.fromkeys(k for record in records for k in record))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(records)
-    return buffer.getvalue().encode()
-
-
-def rows_parquet(rows: Sequence[ReportRow]) -> bytes:
-    """Typed columns: the row's own fields as declared, task fields as their values' type
-    (a column whose values disagree is stored as text rather than lost)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    records = [{k: _json_safe(v) for k, v in r.to_dict().items()} for r in rows]
-    columns = list(dict.fromkeys(k for record in records for k in record))
-    arrays = {name: _column([record.get(name) for record in records]) for name in columns}
-    buffer = io.BytesIO()
-    pq.write_table(
-        pa.table(arrays) if arrays else pa.table({"key": pa.array([], pa.string())}), buffer
-    )
-    return buffer.getvalue()
-
-
-def _column(values: list[Any]) -> Any:
-    import pyarrow as pa
-
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
+def report_measures(thresholds: Mapping[str, float]) -> dict[str, float | None]:
+    """Fields plotted in report.html, with the task's threshold on each where it has one."""
+    return {name: thresholds.get(name) for name in (*MEASURES, *thresholds)}
 
 
 def write_report(
     location: ReportLocation,
-    rows: Sequence[ReportRow],
+    collected: ReportCollector,
     summary: RunSummary,
     galleries: Sequence[Gallery] = (),
 ) -> dict[str, str]:
-    """Write the report files; returns their URIs by name.
+    """Write the report files from ``collected`` rows (pass 2); returns their URIs by name.
 
-    The summary written already names the report's folder and files, so the file and what
-    the flow returns are the same.
+    Each file is written to a local temp file by streaming over the spooled rows and then
+    uploaded streamed, so memory does not grow with the rows. The summary written already
+    names the report's folder and files, so the file and what the flow returns are the same.
     """
     files = {name: location.uri(name) for name in REPORT_FILES}
     complete: RunSummary = {**summary, "report": location.folder, "files": files}
-    thresholds = complete.get("thresholds", {})
-    measures = {name: thresholds.get(name) for name in (*MEASURES, *thresholds)}
-    page = render_report(complete, rows, histograms(rows, measures), galleries)
-    contents = {
-        "rows.jsonl": rows_jsonl(rows),
-        "rows.csv": rows_csv(rows),
-        "rows.parquet": rows_parquet(rows),
-        "summary.json": json.dumps(complete, indent=2, default=_json_safe).encode(),
-        "report.html": page.encode(),
+    collected.finish()
+    plots = histograms(collected.values, collected.measures)
+    writers: dict[str, Callable[[BinaryIO], None]] = {
+        "rows.jsonl": partial(_rows_jsonl, collected),
+        "rows.csv": partial(_rows_csv, collected),
+        "rows.parquet": partial(_rows_parquet, collected),
+        "report.html": lambda out: write_page(out, complete, collected, plots, galleries),
     }
-    for name in REPORT_FILES:
-        location.write(name, contents[name])
+    with tempfile.TemporaryDirectory(prefix="aepipe-report-") as folder:
+        for name in REPORT_FILES:
+            if name == "summary.json":
+                data = json.dumps(complete, indent=2, default=json_safe).encode()
+                location.write(name, data)
+                continue
+            path = Path(folder) / name
+            with path.open("wb") as out:
+                writers[name](out)
+            location.upload(name, path)
     return files
+
+
+def _rows_jsonl(collected: ReportCollector, out: BinaryIO) -> None:
+    for record in collected.records():
+        out.write(json.dumps({k: json_safe(v) for k, v in record.items()}).encode() + b"\n")
+
+
+def _rows_csv(collected: ReportCollector, out: BinaryIO) -> None:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    writer = csv.DictWriter(text, fieldnames=list(collected.columns), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(collected.records())
+    text.detach()  # leave ``out`` open for the caller
+
+
+def _rows_parquet(collected: ReportCollector, out: BinaryIO) -> None:
+    """Typed columns: a column of one kind of value keeps its type (ints with floats become
+    floats); a column whose values disagree is stored as text rather than lost."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(name, _arrow_type(types)) for name, types in collected.columns.items()])
+    if not collected.columns:
+        schema = pa.schema([("key", pa.string())])
+    with pq.ParquetWriter(out, schema) as writer:
+        batch: list[dict[str, Any]] = []
+        for record in collected.records():
+            batch.append(record)
+            if len(batch) == PARQUET_ROWS:
+                writer.write_table(_table(batch, schema))
+                batch = []
+        if batch or not collected.columns:
+            writer.write_table(_table(batch, schema))
+
+
+def _arrow_type(types: set[type]) -> Any:
+    import pyarrow as pa
+
+    if types == {bool}:
+        return pa.bool_()
+    if types == {int}:
+        return pa.int64()
+    if types and types <= {int, float}:
+        return pa.float64()
+    return pa.string()
+
+
+def _table(records: list[dict[str, Any]], schema: Any) -> Any:
+    import pyarrow as pa
+
+    columns = {}
+    for column in schema:
+        values = [json_safe(record.get(column.name)) for record in records]
+        if pa.types.is_string(column.type):
+            values = [None if v is None else str(v) for v in values]
+        elif pa.types.is_floating(column.type):
+            values = [None if v is None else float(v) for v in values]
+        columns[column.name] = pa.array(values, column.type)
+    return pa.table(columns, schema=schema)

@@ -9,7 +9,9 @@ One run measures, with the same thread count throughout:
 3. the learned codec on the same photos: whole compress/decompress MP/s, and entropy coding
    alone in MB/s of latent symbols with its share of those calls (:mod:`.compress`);
 4. with ``--scale-out``, the same job as whole runs: one process, 1 and 2 Dask workers,
-   2 shard runs (:mod:`.scale`).
+   2 shard runs (:mod:`.scale`);
+5. with ``--report-keys N``, the peak memory of planning and of the report merge at 10,000
+   and N keys (:mod:`.report_memory`).
 
 Speed goals are checked here, by measurement on a named machine, never by timed unit tests.
 torch is optional: without it the torch row says why it is missing.
@@ -17,6 +19,7 @@ torch is optional: without it the torch row says why it is missing.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -30,6 +33,7 @@ from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.restore import resolved_tiling
+from aepipe.tools.bench import report_memory
 from aepipe.tools.bench.compress import bench_codec
 from aepipe.tools.bench.models import TASK, bench_models, default_model
 from aepipe.tools.bench.options import BenchOptions
@@ -46,6 +50,9 @@ from aepipe.tools.bench.timing import BenchError, Timing, megapixels
 from aepipe.tools.machine import load_average, machine_info, usable_cpus
 
 __all__ = ["BenchError", "BenchOptions", "BenchReport", "run_bench"]
+
+#: The small size every memory figure is compared with.
+MEMORY_BASELINE_KEYS = 10_000
 
 
 def _stderr(message: str) -> None:
@@ -82,6 +89,12 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
         "overlap": overlap,
         **pipeline_info,
     }
+    memory = []
+    if options.report_keys:
+        for keys in sorted({MEMORY_BASELINE_KEYS, options.report_keys}):
+            log(f"planning and report merge at {keys:,} keys (a fresh process)")
+            memory.append(report_memory.measure(keys))
+            log(json.dumps(memory[-1]))
     return BenchReport(
         date=date,
         options=asdict(options),
@@ -94,6 +107,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
         pipeline=pipeline,
         codec=codec,
         codec_info=codec_info,
+        report_memory=memory,
     )
 
 

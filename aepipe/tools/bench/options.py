@@ -21,6 +21,11 @@ class BenchOptions:
     skip_s3: bool = option("no SeaweedFS end-to-end run", False)
     flow: bool = option("also time one process_images flow (Prefect start-up included)", False)
     skip_codec: bool = option("no learned codec measurement", False)
+    report_keys: int = option(
+        "also measure planning's and the report merge's peak memory at 10,000 keys and at this "
+        "many (e.g. 1000000; 0: skip)",
+        0,
+    )
     scale_out: bool = option(
         "also time the same job in one process, on 1 and 2 Dask workers and as 2 shard runs "
         "(each a whole `aepipe run`)",

@@ -7,7 +7,7 @@ carries the CPU, the load average before and after, and the versions and provide
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aepipe.runtime.reports.summary import STAGES
@@ -115,6 +115,7 @@ class BenchReport:
     codec_info: dict[
         str, Any
     ]  # codec, rate, entropy coding speed and share (aepipe.tools.bench.compress)
+    report_memory: list[dict[str, Any]] = field(default_factory=list)  # --report-keys
 
     @property
     def failures(self) -> list[str]:
@@ -134,6 +135,7 @@ class BenchReport:
             "pipeline": [t.to_dict() for t in self.pipeline],
             "codec": [t.to_dict() for t in self.codec],
             "codec_info": self.codec_info,
+            "report_memory": self.report_memory,
         }
 
     def markdown(self) -> str:
@@ -155,8 +157,33 @@ class BenchReport:
                 "Stage columns: seconds per pass summed over images; fetch and upload run on "
                 "8 I/O threads beside the model, so the stages can add up to more than s/pass.",
                 *self._codec_section(),
+                *self._memory_section(),
             ]
         )
+
+    def _memory_section(self) -> list[str]:
+        if not self.report_memory:
+            return []
+        headers = ["keys", "imports MB", "planning MB", "merge MB", "planning s", "merge s"]
+        headers.append("report files MB")
+        rows = [
+            [
+                f"{m['keys']:,}",
+                fmt(m["imports_mb"], 1),
+                fmt(m["planning_mb"], 1),
+                fmt(m["merge_mb"], 1),
+                fmt(m["planning_s"], 2),
+                fmt(m["merge_s"], 1),
+                fmt(m["report_mb"], 1),
+            ]
+            for m in self.report_memory
+        ]
+        return [
+            f"### Planning and report merge: peak RSS (chunks of {self.report_memory[0]['chunk']})",
+            markdown_table(headers, rows),
+            "Each size in a fresh process; peaks are cumulative (planning, then the merge into "
+            "rows.jsonl/csv/parquet, summary.json and report.html from the run's parts).",
+        ]
 
     def _codec_section(self) -> list[str]:
         if not self.codec:

@@ -7,8 +7,14 @@ import re
 
 import pyarrow.parquet as pq
 
-from aepipe.runtime.reports import ReportLocation, ReportRow, RowStatus, summarize, write_report
-from aepipe.runtime.reports.html import Gallery, GalleryItem, Thumbnail, render_report
+from aepipe.runtime.reports import (
+    ReportCollector,
+    ReportLocation,
+    ReportRow,
+    RowStatus,
+    write_report,
+)
+from aepipe.runtime.reports.html import Gallery, GalleryItem, Thumbnail, write_page
 from aepipe.runtime.reports.plots import histogram_png
 from aepipe.storage import open_storage
 
@@ -23,20 +29,29 @@ def rows() -> list[ReportRow]:
     ]
 
 
-def summary():
-    run = {
-        "run_id": "r1",
-        "params": {"task": "anomaly", "dest": "<out>"},
-        "thresholds": {"anomaly_score": 5.0},
-    }
-    return summarize(rows(), run)
+RUN = {
+    "run_id": "r1",
+    "params": {"task": "anomaly", "dest": "<out>"},
+    "thresholds": {"anomaly_score": 5.0},
+}
+
+
+def collected() -> ReportCollector:
+    collector = ReportCollector({"anomaly_score": 5.0, "psnr": None})
+    for row in rows():
+        collector.add(row)
+    return collector
 
 
 def test_every_untrusted_string_is_escaped_or_data():
     gallery = Gallery(
         "Most anomalous", [GalleryItem(HOSTILE, "<i>caption</i>", [Thumbnail("<x>", b"\x89PNG")])]
     )
-    page = render_report(summary(), rows(), {"<plot>": b"\x89PNG"}, [gallery])
+    out = io.BytesIO()
+    with collected() as report:
+        report.finish()
+        write_page(out, report.totals.summary(RUN), report, {"<plot>": b"\x89PNG"}, [gallery])
+    page = out.getvalue().decode()
     markup_outside_data = re.sub(r'<script id="data".*?</script>', "", page, flags=re.S)
     assert (
         HOSTILE not in markup_outside_data and "&lt;script&gt;alert(1)&lt;/script&gt;.png" in page
@@ -55,7 +70,8 @@ def test_every_untrusted_string_is_escaped_or_data():
 
 def test_report_files_include_parquet_with_typed_columns_and_the_page(tmp_path):
     location = ReportLocation(open_storage(str(tmp_path)), "r1")
-    files = write_report(location, rows(), summary())
+    with collected() as report:
+        files = write_report(location, report, report.totals.summary(RUN))
     assert set(files) == {"rows.jsonl", "rows.csv", "rows.parquet", "summary.json", "report.html"}
     table = pq.read_table(io.BytesIO((tmp_path / "_reports/r1/rows.parquet").read_bytes()))
     types = {f.name: str(f.type) for f in table.schema}

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from aepipe.metrics.error import reconstruction_error
-from aepipe.runtime.reports import ReportLocation, ReportRow, RowStatus, summarize, write_report
+from aepipe.runtime.reports import (
+    ReportCollector,
+    ReportLocation,
+    ReportRow,
+    RowStatus,
+    write_report,
+)
 from aepipe.storage import open_storage
 
 
@@ -27,6 +33,13 @@ def test_super_resolved_output_is_compared_at_input_resolution():
     assert reconstruction_error(a, big)[0] == pytest.approx(0.0, abs=1e-9)
 
 
+def collected(rows: list[ReportRow]) -> ReportCollector:
+    collector = ReportCollector({"psnr": None})
+    for row in rows:
+        collector.add(row)
+    return collector
+
+
 def test_summary_counts_statuses_and_lists_errors():
     rows = [
         ReportRow("a.png", psnr=30.0, mse=0.001, bytes_in=10, bytes_out=20),
@@ -34,7 +47,8 @@ def test_summary_counts_statuses_and_lists_errors():
         ReportRow("c.png", status=RowStatus.ERROR, error="c.png: corrupt"),
         ReportRow("d.png", status=RowStatus.SKIPPED),
     ]
-    summary = summarize(rows, {"run_id": "r1"})
+    with collected(rows) as report:
+        summary = report.totals.summary({"run_id": "r1"})
     assert summary["counts"] == {"ok": 2, "error": 1, "skipped": 1, "planned": 0}
     assert summary["mean_psnr"] == 30.0  # infinite PSNR (unchanged image) is left out
     assert summary["errors"] == [{"key": "c.png", "error": "c.png: corrupt"}]
@@ -47,7 +61,8 @@ def test_report_files_are_written_and_readable(tmp_path):
         ReportRow("b.png", status=RowStatus.ERROR, error="bad"),
     ]
     location = ReportLocation(open_storage(str(tmp_path)), "run-1")
-    files = write_report(location, rows, summarize(rows, {"run_id": "run-1"}))
+    with collected(rows) as report:
+        files = write_report(location, report, report.totals.summary({"run_id": "run-1"}))
     assert set(files) == {"rows.jsonl", "rows.csv", "rows.parquet", "summary.json", "report.html"}
     lines = (tmp_path / "_reports/run-1/rows.jsonl").read_text().splitlines()
     first = json.loads(lines[0])

@@ -8,7 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
-from storagecontract import check_conditional_writes
+from storagecontract import check_conditional_writes, check_upload
 
 from aepipe.errors import ObjectNotFoundError, StorageError, UnsafeKeyError
 from aepipe.storage import ObjectInfo, open_storage
@@ -217,3 +217,7 @@ def test_conditional_writes(store: LocalStorage) -> None:
     check_conditional_writes(store)
     locks = list((store.root / ".aepipe-meta" / "locks").iterdir())
     assert 0 < len(locks) <= 2 and list(store.list()) == ["c.png", "race.png"]
+
+
+def test_upload_streams_a_file_in(store: LocalStorage, tmp_path: Path) -> None:
+    check_upload(store, tmp_path)
