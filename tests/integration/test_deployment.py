@@ -154,6 +154,25 @@ def test_gpu_requests_reach_the_rendered_job() -> None:
     assert request["capabilities"] == [["gpu"]] and request["count"] == 1
 
 
+def test_the_nightly_job_is_a_gpu_less_parent_of_gpu_shards() -> None:
+    """The scheduled parent only waits and merges: it asks for no GPU, and its shards run
+    the k8s-gpu deployment, which does."""
+    from prefect.utilities.templating import apply_values
+
+    deployments = _deployments()
+    nightly = deployments["k8s-gpu-nightly"]
+    assert nightly["parameters"]["fan_out"] > 1
+    flow_name, child = nightly["parameters"]["deployment"].split("/")
+    assert (
+        flow_name == "process-images"
+        and deployments[child]["work_pool"]["job_variables"]["gpu_limit"] == 1
+    )
+    template = _pool_template("aepipe-k8s")
+    rendered = apply_values(template["job_configuration"], nightly["work_pool"]["job_variables"])
+    limits = rendered["job_manifest"]["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert limits["limits"].get("nvidia.com/gpu", 0) == 0
+
+
 @dataclass(frozen=True)
 class Instruction:
     keyword: str

@@ -15,7 +15,6 @@ If memory is bounded by a chunk, the three peaks stay nearly flat as N grows 100
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -122,4 +121,10 @@ def _row(key: str, n: int) -> ReportRow:
 
 
 def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+    """This process's peak RSS (VmHWM). Not ``getrusage``'s ``ru_maxrss``: Linux carries
+    that over from the parent through fork and exec, so a child of a big process would
+    report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (peak memory is measured on Linux)")
