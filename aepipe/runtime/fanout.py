@@ -97,9 +97,8 @@ def child_links(dest: Storage, children: list[Any]) -> list[ChildRun]:
     links = []
     for run in children:
         location = ReportLocation(dest, str(run.id))
-        summary_key = location.key("summary.json")
-        found = dest.head(summary_key) is not None
-        images = json.loads(dest.read(summary_key)).get("images", 0) if found else 0
+        summary = location.read("summary.json")
+        images = json.loads(summary).get("images", 0) if summary is not None else 0
         links.append(
             ChildRun(
                 shard=str(run.parameters.get("shard")),
@@ -116,9 +115,7 @@ def child_rows(dest: Storage, children: list[ChildRun]) -> Iterator[ReportRow]:
     """Every child's rows, read back from its rows.jsonl, one child at a time; a child that
     left no report (it crashed before writing one) contributes none."""
     for child in children:
-        key = ReportLocation(dest, child["run_id"]).key("rows.jsonl")
-        if dest.head(key) is None:
-            continue
-        for line in dest.read(key).decode().splitlines():
+        rows = ReportLocation(dest, child["run_id"]).read("rows.jsonl") or b""
+        for line in rows.decode().splitlines():
             if line:
                 yield ReportRow.from_dict(json.loads(line))

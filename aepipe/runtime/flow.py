@@ -139,11 +139,12 @@ def finish_report(
         shortlist = collected.shortlist
         if options.dry_run:
             summary["estimate"] = estimate_run(collected.totals, shortlist, source, task, options)
-        galleries = [] if options.dry_run else build_galleries(shortlist.rows(), source, dest)
+        picked = shortlist.rows()
+        galleries = [] if options.dry_run else build_galleries(picked, source, dest)
         files = write_report(location, collected, summary, galleries)
         summary = {**summary, "report": location.folder, "files": files}
         if interrupted is None:
-            publish_artifacts(summary, shortlist.rows())
+            publish_artifacts(summary, picked)
         return summary
 
 
@@ -161,7 +162,7 @@ def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
     record_start(dest, run_id, options, started, flow_run_id)  # and a DEST taking no writes
     progress = ChunkProgress()
     try:
-        _run_chunks(options, run_id, input_keys(source, options), progress)
+        _run_chunks(options, ReportLocation(dest, run_id), input_keys(source, options), progress)
     except (KeyboardInterrupt, TerminationSignal) as stop:
         reason = "SIGTERM" if isinstance(stop, TerminationSignal) else "interrupt (Ctrl-C)"
         partial = finish_report(options, run_id, started, progress, task, interrupted=reason)
@@ -220,12 +221,11 @@ def new_run_id() -> str:
 
 
 def _run_chunks(
-    options: RunOptions, run_id: str, keys: Iterator[str], progress: ChunkProgress
+    options: RunOptions, location: ReportLocation, keys: Iterator[str], progress: ChunkProgress
 ) -> None:
     """Submit a chunk task per chunk, at most ``chunks_in_flight`` ahead of their results;
     chunks whose part an earlier attempt of this run left (same keys) are not redone. A stop
     gives the chunks in flight STOP_GRACE_S to finish (and write their parts)."""
-    location = ReportLocation(options.storages()[1], run_id)
     done_before = existing_parts(location)
     in_flight: deque[PrefectFuture[int]] = deque()
     with chunk_runner(options) as runner:
@@ -236,7 +236,12 @@ def _run_chunks(
                     progress.reused += 1
                     images_done(len(chunk))
                     continue
-                parameters = {"keys": chunk, "options": options, "run_id": run_id, "index": index}
+                parameters = {
+                    "keys": chunk,
+                    "options": options,
+                    "run_id": location.run_id,
+                    "index": index,
+                }
                 in_flight.append(runner.submit(process_chunk_task, parameters))
                 if len(in_flight) >= options.chunks_in_flight:
                     _collect(in_flight)

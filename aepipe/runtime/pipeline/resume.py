@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aepipe.runtime.options import OptionError, RunOptions
-from aepipe.runtime.reports.writer import REPORTS_PREFIX
+from aepipe.runtime.reports.writer import REPORTS_PREFIX, ReportLocation
 from aepipe.storage import Storage
 
 #: Parameters that change how a run executes, not what it does.
@@ -40,10 +40,11 @@ EXECUTION_ONLY = frozenset(
 def run_to_continue(dest: Storage, options: RunOptions) -> str | None:
     """The id of the run this one continues, or None to start afresh."""
     if options.resume is not None:
-        if dest.head(_key(options.resume)) is None:
+        named = ReportLocation(dest, options.resume)
+        if dest.head(named.key("run.json")) is None:
             raise OptionError(
-                f"--resume {options.resume}: {dest.describe(_key(options.resume))} does not "
-                "exist (no run of that id wrote to this DEST)"
+                f"--resume {options.resume}: {named.uri('run.json')} does not exist (no run "
+                "of that id wrote to this DEST)"
             )
         return options.resume
     if options.dry_run:  # a plan is never continued, and never continues anything
@@ -66,11 +67,5 @@ def job(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _complete(dest: Storage, run_id: str) -> bool:
-    key = f"{REPORTS_PREFIX}/{run_id}/summary.json"
-    if dest.head(key) is None:
-        return False
-    return bool(json.loads(dest.read(key)).get("complete", False))
-
-
-def _key(run_id: str) -> str:
-    return f"{REPORTS_PREFIX}/{run_id}/run.json"
+    summary = ReportLocation(dest, run_id).read("summary.json")
+    return summary is not None and bool(json.loads(summary).get("complete", False))

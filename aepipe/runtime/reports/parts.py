@@ -29,8 +29,9 @@ def write_part(location: ReportLocation, index: int, rows: Iterable[ReportRow]) 
 
 
 def read_part(location: ReportLocation, index: int) -> list[ReportRow]:
-    text = location.storage.read(location.key(part_name(index))).decode()
-    return [ReportRow.from_dict(json.loads(line)) for line in text.splitlines() if line]
+    """The part's rows; none when it is not there (its chunk never finished)."""
+    data = location.read(part_name(index)) or b""
+    return [ReportRow.from_dict(json.loads(line)) for line in data.decode().splitlines() if line]
 
 
 def existing_parts(location: ReportLocation) -> set[int]:
@@ -47,7 +48,5 @@ def existing_parts(location: ReportLocation) -> set[int]:
 def merged_rows(location: ReportLocation, count: int) -> Iterator[ReportRow]:
     """The rows of parts 0 .. count-1 in order, one part in memory at a time; a part that is
     missing (its chunk never finished) contributes none."""
-    present = existing_parts(location)
     for index in range(count):
-        if index in present:
-            yield from read_part(location, index)
+        yield from read_part(location, index)

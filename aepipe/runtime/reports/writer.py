@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from aepipe.errors import ObjectNotFoundError
 from aepipe.runtime.reports.collect import ReportCollector, json_safe
 from aepipe.runtime.reports.html import Gallery, write_page
 from aepipe.runtime.reports.plots import histograms
@@ -45,6 +46,13 @@ class ReportLocation:
 
     def write(self, name: str, data: bytes) -> None:
         self.storage.write(self.key(name), data)
+
+    def read(self, name: str) -> bytes | None:
+        """The report file ``name``, or None when the run did not leave it."""
+        try:
+            return self.storage.read(self.key(name))
+        except ObjectNotFoundError:
+            return None
 
     def upload(self, name: str, path: Path) -> None:
         self.storage.upload(self.key(name), path)
