@@ -58,6 +58,7 @@ def add_defect(
         raise ValueError(f"unknown defect {kind!r}; choose from {', '.join(DEFECT_KINDS)}")
     height, width = image.shape[:2]
     source = np.asarray(image, dtype=np.float32)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
     for _ in range(PLACEMENTS):  # a blur on a flat area changes nothing: place it elsewhere
         target = rng.uniform(min_area, max_area) * height * width
         shape = _scratch_mask if kind == "scratch" else _blob_mask
@@ -66,8 +67,13 @@ def add_defect(
             region = _disc(height, width, max(2.0, math.sqrt(target / math.pi)))
         changed = np.clip(_APPLY[kind](source, region, rng), 0, 1)
         visible = np.abs(changed - source).max(axis=2)
-        if visible[region].mean() >= VISIBLE_CHANGE:
+        change = float(visible[region].mean())
+        if best is None or change > best[0]:
+            best = (change, changed, visible)
+        if change >= VISIBLE_CHANGE:
             break
+    assert best is not None  # PLACEMENTS >= 1
+    _, changed, visible = best  # no placement visible enough: the most visible one
     mask = visible > 1 / 255  # what really changed
     return Defect(changed.astype(np.float32), mask, kind)
 

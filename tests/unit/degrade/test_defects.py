@@ -37,3 +37,14 @@ def test_bad_arguments_are_refused(textured):
         add_defect(textured, np.random.default_rng(0), "crack")
     with pytest.raises(ValueError, match="min_area"):
         add_defect(textured, np.random.default_rng(0), max_area=0.0)
+
+
+def test_without_a_visible_enough_placement_the_most_visible_one_is_kept():
+    """A faint texture on half of a flat image: no blur there is visible enough, so every
+    placement fails the test; the defect must be the most visible of them, not the last."""
+    image = np.full((64, 64, 3), 0.5, np.float32)
+    image[:, :32] += np.random.default_rng(1).uniform(-0.05, 0.05, (64, 32, 3)).astype(np.float32)
+    landed = [
+        add_defect(image, np.random.default_rng(seed), "blur").mask.any() for seed in range(20)
+    ]
+    assert all(landed)
