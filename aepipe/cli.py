@@ -213,6 +213,11 @@ def eval_command(args: argparse.Namespace) -> None:
         )
         report = run_anomaly_eval(anomaly)
         table = report.markdown()
+    elif args.task == "segment":
+        from aepipe.tools.evaluation.segment import run_segment_eval
+
+        report = run_segment_eval(from_namespace(EvalConfig, args))
+        table = report.markdown()
     elif args.task == "compress":
         if args.self_ensemble:
             raise AepipeError("--self-ensemble is for restoration tasks, not compress")

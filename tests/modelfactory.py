@@ -33,6 +33,32 @@ def blur_autoencoder(path: Path, card: ModelCard) -> Path:
     return path
 
 
+def white_mark_segmenter(path: Path, card: ModelCard) -> Path:
+    """Write an ONNX mask model x (N x 3 x H x W) -> N x 1 x H x W probability that a pixel is
+    near-white in every channel (a stand-in for a white watermark), with ``card``."""
+    nodes = [
+        helper.make_node("ReduceMin", ["x"], ["darkest"], axes=[1], keepdims=1),
+        helper.make_node("Sub", ["darkest", "level"], ["above"]),
+        helper.make_node("Mul", ["above", "steepness"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "white-marks",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, "h", "w"])],
+        [
+            numpy_helper.from_array(np.array(0.9, np.float32), "level"),
+            numpy_helper.from_array(np.array(60.0, np.float32), "steepness"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {CARD_METADATA_KEY: card.to_json()})
+    onnx.save(model, str(path))
+    return path
+
+
 def photo_like(rng: np.random.Generator, height: int = 64, width: int = 64) -> np.ndarray:
     """Smooth gradients and soft discs with mild grain: H x W x 3 uint8, unlike any defect."""
     yy, xx = (np.mgrid[0:height, 0:width].astype(np.float32) + 0.5) / max(height, width)

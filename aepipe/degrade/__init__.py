@@ -14,6 +14,7 @@ from aepipe.degrade.watermark import (
     WatermarkStyle,
     add_watermark,
     unseen_style,
+    wide_train_style,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "modcrop",
     "noisy_file",
     "unseen_style",
+    "wide_train_style",
 ]

@@ -198,6 +198,48 @@ def unseen_style() -> WatermarkStyle:
     )
 
 
+#: Debian font packages whose families only *training* draws from (issue 17's "wide"
+#: synthesis); scripts/install-test-system-deps.sh installs them. Disjoint by family from
+#: HELDOUT_FONTS and from the unseen style's URW and Liberation faces.
+WIDE_FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/noto"),
+    Path("/usr/share/fonts/truetype/lato"),
+    Path("/usr/share/fonts/truetype/open-sans"),
+    Path("/usr/share/fonts/truetype/freefont"),
+    Path("/usr/share/fonts/truetype/crosextra"),
+    Path("/usr/share/fonts/opentype/cantarell"),
+    Path("/usr/share/fonts/opentype/comic-neue"),
+    Path("/usr/share/fonts/opentype/linux-libertine"),
+)
+WIDE_FAMILIES = (
+    "NotoSans-", "NotoSansDisplay-", "NotoSerif-", "NotoSerifDisplay-", "Lato-", "OpenSans-",
+    "FreeSans", "FreeSerif", "FreeMono", "Carlito-", "Cantarell-", "ComicNeue-", "LinBiolinum",
+    "LinLibertine",
+)  # fmt: skip
+
+
+@cache
+def wide_train_style() -> WatermarkStyle:
+    """What a mark segmenter trains on: TRAIN_FONTS plus 14 more families (sans, serif,
+    display, mono, humanist, comic, hairline to black weights), opacities 0.15-0.8, outlines on
+    a third of the marks. Held-out fonts, logo shapes and the unseen style stay unseen."""
+    fonts = TRAIN_FONTS + tuple(
+        str(path)
+        for folder in WIDE_FONT_DIRS
+        if folder.is_dir()
+        for path in sorted(folder.iterdir())
+        if path.name.startswith(WIDE_FAMILIES)
+    )
+    if len(fonts) == len(TRAIN_FONTS):
+        raise FileNotFoundError(
+            "the wide watermark style needs Debian's font packages "
+            "(scripts/install-test-system-deps.sh installs them)"
+        )
+    return WatermarkStyle(
+        fonts=fonts, logos=TRAIN_LOGOS, opacity=(0.15, 0.8), outline_probability=0.35
+    )
+
+
 # --- text --------------------------------------------------------------------------------------
 
 WORDS = (

@@ -56,6 +56,12 @@ class TaskOptions:
         "'none' (default: the model's companion in the zoo)",
         None,
     )
+    detector: str | None = option(
+        "unwatermark: the mark segmentation model deciding which pixels may change (the rest "
+        "come back bit for bit): a zoo name or .onnx path, or 'none' to let the remover touch "
+        "every pixel (default: the remover's companion in the zoo)",
+        None,
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", TaskName(self.task))

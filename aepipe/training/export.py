@@ -183,8 +183,9 @@ def update_manifest(
         for name, result in parts.items()
     }
     entry = {"default": default, "parts": files, "card": json.loads(card.to_json())}
-    if previous.get("domain_check"):  # a re-export keeps the trust check paired with it
-        entry["domain_check"] = previous["domain_check"]
+    for role in ("domain_check", "detector"):  # a re-export keeps the models paired with it
+        if previous.get(role):
+            entry[role] = previous[role]
     models.append(entry)
     data["models"] = sorted(models, key=lambda m: m["card"]["name"])
     manifest.write_text(json.dumps(data, indent=2) + "\n")

@@ -19,6 +19,7 @@ from aepipe.degrade import (
     add_watermark,
     as_8bit,
     imresize,
+    wide_train_style,
 )
 from aepipe.images.filters import gaussian_blur
 
@@ -132,6 +133,12 @@ class Watermark:
         if rng.random() < self.unmarked_fraction:
             return image, np.zeros(image.shape[:2], dtype=np.float32)
         return add_watermark(image, rng, self.style, self.reference_side)
+
+
+def mark_segmentation(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+    """Marks from the wide synthesis (``wide_train_style``) on half the patches: a segmenter
+    must see many more styles than a remover, and as many unmarked photos as marked ones."""
+    return Watermark(style=wide_train_style())(clean, generator)
 
 
 @dataclass(frozen=True)

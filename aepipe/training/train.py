@@ -36,6 +36,7 @@ from aepipe.training.networks import create_model
 from aepipe.training.networks.losses import (
     INPUT_AWARE_LOSSES,
     RECONSTRUCTION_LOSSES,
+    HasValidationMetrics,
     model_inputs,
     training_loss,
 )
@@ -47,6 +48,7 @@ from aepipe.training.task_batches import (
     SuperResolution,
     Watermark,
     fixed_noise,
+    mark_segmentation,
 )
 
 #: The network ``--task anomaly`` trains when ``--model`` is not given (docs/quality.md).
@@ -65,6 +67,7 @@ DEGRADATIONS: dict[str, Degradation] = {
     "superres-x2": SuperResolution(2),
     "superres-x4": SuperResolution(4),
     "unwatermark": Watermark(),
+    "segment": mark_segmentation,  # where a watermark is: its alpha, thresholded
 }
 
 
@@ -259,6 +262,8 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         self.model.eval()
         inputs = self.val_inputs
+        if isinstance(self.model, HasValidationMetrics):
+            return self.model.validation_metrics(inputs)
         return {
             "val_psnr_in": psnr(_upscaled_like(inputs["x"], self.val_clean), self.val_clean),
             "val_psnr": psnr(self.model(**model_inputs(inputs)), self.val_clean),

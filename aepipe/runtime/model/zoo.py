@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from aepipe.errors import ModelError
 from aepipe.runtime.model.cache import fetch_remote, file_sha256
@@ -27,7 +28,7 @@ MANIFEST = ZOO_DIR / "manifest.json"
 __all__ = [
     "ModelSource",
     "ZooEntry",
-    "companion_domain_check",
+    "companion",
     "file_sha256",
     "find_model",
     "load_manifest",
@@ -52,6 +53,7 @@ class ZooEntry:
     parts: Mapping[str, ZooPart]  # "model", or e.g. "encoder" and "decoder"
     default: bool  # the model ``--task`` uses when no ``--model`` is given
     domain_check: str | None = None  # zoo name of the trust check its rows get
+    detector: str | None = None  # zoo name of the mark segmenter that gates its output
 
     def part(self, name: str) -> ZooPart:
         if name not in self.parts:
@@ -70,6 +72,7 @@ def load_manifest(manifest: Path | None = None) -> list[ZooEntry]:
             {name: ZooPart(**part) for name, part in m["parts"].items()},
             m.get("default", False),
             m.get("domain_check"),
+            m.get("detector"),
         )
         for m in data["models"]
     ]
@@ -110,9 +113,11 @@ def find_model(
     return ModelSource(path, None, spec)
 
 
-def companion_domain_check(spec: str | None, task: str, scale: int | None = None) -> str | None:
-    """The trust check the zoo pairs with the model ``--model``/``--task`` resolve to; None
-    for a model outside the zoo or one without a companion."""
+def companion(
+    spec: str | None, task: str, role: Literal["domain_check", "detector"], scale: int | None = None
+) -> str | None:
+    """The zoo model paired in ``role`` with the model ``--model``/``--task`` resolve to; None
+    for a model outside the zoo or one without such a companion."""
     entries = load_manifest()
     if spec is None:
         found = [
@@ -122,7 +127,7 @@ def companion_domain_check(spec: str | None, task: str, scale: int | None = None
         ]
     else:
         found = [e for e in entries if e.card.name == spec]
-    return found[0].domain_check if found else None
+    return getattr(found[0], role) if found else None
 
 
 def _zoo_source(entry: ZooEntry, task: str, part: str) -> ModelSource:

@@ -24,9 +24,15 @@ from aepipe.runtime.anomaly.heatmap import heatmap
 from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import ChunkOptions, TaskOptions
-from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
+from aepipe.runtime.tasks.base import (
+    ImageIO,
+    TaskOutput,
+    TaskRuntime,
+    derived_png_info,
+    provenance_of,
+)
 from aepipe.runtime.tasks.names import TaskName
-from aepipe.runtime.tasks.restore import run_tiled
+from aepipe.runtime.tasks.tiled import run_tiled
 
 HEATMAP_EXTENSION = ".anomaly.png"
 #: Mirrored pixels added around an image before it is reconstructed: a network's zero
@@ -70,7 +76,7 @@ class AnomalyTask(ImageIO):
         )
 
     def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
-        return encode(output.pixels, heatmap_info(info), format="PNG")
+        return encode(output.pixels, derived_png_info(info, channels=3), format="PNG")
 
     def output_extension(self, info: ImageInfo, options: ChunkOptions) -> str:
         return HEATMAP_EXTENSION
@@ -90,19 +96,3 @@ def reconstruct(model: OnnxModel, rgb: np.ndarray, options: TaskOptions) -> np.n
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
     """H x W x 3 in the native dtype: gray replicated, colour as is."""
     return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
-
-
-def heatmap_info(info: ImageInfo) -> ImageInfo:
-    """What a heatmap is, whatever its input was: an 8-bit RGB PNG without metadata."""
-    return ImageInfo(
-        format="PNG",
-        mode="RGB",
-        width=info.width,
-        height=info.height,
-        dtype="uint8",
-        channels=3,
-        has_alpha=False,
-        icc_profile=None,
-        exif=None,
-        warnings=(),
-    )

@@ -121,3 +121,20 @@ class ImageIO:
         if input_format is None:
             return None
         return extension_for(written_format(input_format, options.format))
+
+
+def derived_png_info(info: ImageInfo, *, channels: int) -> ImageInfo:
+    """What a map derived from an image is (an anomaly heatmap: RGB; a mask: gray), whatever
+    the image was: an 8-bit PNG of its size without its metadata."""
+    return ImageInfo(
+        format="PNG",
+        mode="RGB" if channels == 3 else "L",
+        width=info.width,
+        height=info.height,
+        dtype="uint8",
+        channels=channels,
+        has_alpha=False,
+        icc_profile=None,
+        exif=None,
+        warnings=(),
+    )

@@ -13,7 +13,7 @@ from aepipe.errors import ModelError
 from aepipe.runtime.anomaly.domain import DOMAIN_CHECK_TASK, DomainCheck, DomainScoring
 from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.codec.learned import load_codec
-from aepipe.runtime.model.zoo import companion_domain_check, load_model
+from aepipe.runtime.model.zoo import companion, load_model
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.anomaly import AnomalyTask
 from aepipe.runtime.tasks.base import Task
@@ -24,6 +24,7 @@ from aepipe.runtime.tasks.names import (
     TaskName,
 )
 from aepipe.runtime.tasks.restore import RestoreTask
+from aepipe.runtime.tasks.segment import MarkDetector, SegmentTask
 
 
 def build_task(options: TaskOptions) -> Task:
@@ -37,13 +38,28 @@ def load_domain_check(options: TaskOptions, task: TaskName) -> DomainCheck | Non
     spec = options.domain_check
     if spec == "none":
         return None
-    spec = spec or companion_domain_check(options.model, task, options.scale)
+    spec = spec or companion(options.model, task, "domain_check", options.scale)
     if spec is None:
         return None
     model, sha256 = load_model(spec, DOMAIN_CHECK_TASK, threads=options.threads)
     if not model.card.anomaly:
         raise ModelError(f"trust check {model.card.name} carries no calibration")
     return DomainCheck(model, sha256, DomainScoring.from_dict(model.card.anomaly))
+
+
+def load_detector(options: TaskOptions) -> MarkDetector | None:
+    """The mark segmenter that gates ``unwatermark``: ``--detector``, else the remover's
+    companion in the zoo; the ``segment`` task's own ``--model``, else the shipped one."""
+    if options.task is TaskName.SEGMENT:
+        spec = options.model
+    else:
+        if options.detector == "none":
+            return None
+        spec = options.detector or companion(options.model, options.task, "detector")
+        if spec is None:
+            return None
+    model, sha256 = load_model(spec, TaskName.SEGMENT, threads=options.threads)
+    return MarkDetector(model, sha256, options)
 
 
 @cache
@@ -55,7 +71,9 @@ def _build(options: TaskOptions) -> Task:
         model, sha256 = load_model(
             options.model, name, scale=options.scale, threads=options.threads
         )
-        return RestoreTask(name, model, sha256, options, load_domain_check(options, name))
+        domain = load_domain_check(options, name)
+        detector = load_detector(options) if name is TaskName.UNWATERMARK else None
+        return RestoreTask(name, model, sha256, options, domain, detector)
     if options.self_ensemble and name in CODEC_TASKS:
         raise ModelError(f"self-ensemble averages restoration models; '{name}' has none to average")
     if name is TaskName.COMPRESS:
@@ -75,4 +93,8 @@ def _build(options: TaskOptions) -> Task:
             )
         scoring = AnomalyScoring.from_dict(model.card.anomaly)
         return AnomalyTask(model, sha256, scoring, options)
+    if name is TaskName.SEGMENT:
+        detector = load_detector(options)
+        assert detector is not None  # the segment task always has its model
+        return SegmentTask(detector)
     raise ModelError(f"unknown task '{name}'")

@@ -13,6 +13,7 @@ class TaskName(StrEnum):
     COMPRESS = "compress"  # image -> .aec with the learned codec
     DECOMPRESS = "decompress"  # .aec -> PNG with the codec its header names
     ANOMALY = "anomaly"  # score against a model of normal images; heatmap PNG out
+    SEGMENT = "segment"  # where a mask model finds a watermark; mask PNG out
 
 
 #: Image-to-image tasks served by one tiled ONNX model each (``RestoreTask``).

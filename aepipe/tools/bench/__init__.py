@@ -32,7 +32,7 @@ from typing import Any
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.build import build_task
-from aepipe.runtime.tasks.restore import resolved_tiling
+from aepipe.runtime.tasks.tiled import resolved_tiling
 from aepipe.tools.bench import report_memory
 from aepipe.tools.bench.compress import bench_codec
 from aepipe.tools.bench.models import TASK, bench_models, default_model

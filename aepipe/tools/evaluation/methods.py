@@ -40,17 +40,26 @@ def model_methods(config: EvalConfig) -> tuple[list[Method], dict[str, Any]]:
         scale=config.scale if config.task == TaskName.SUPERRES else None,
     )
     variants = [("", common)]
+    if config.task == TaskName.UNWATERMARK:  # gated as `aepipe run` would, and ungated beside
+        gated = replace(common, detector=config.detector)
+        variants = [("", gated)]
+        built = build_task(gated)
+        if isinstance(built, RestoreTask) and built.detector is not None:
+            variants.append((" (ungated)", replace(common, detector="none")))
     if config.task == TaskName.DENOISE:
         given = replace(common, noise_level=config.noise_level)
         variants = [(f" (σ={config.noise_level:g})", given)]
         if config.blind:
             variants.append((" (blind)", common))
-    methods, identity = [], {}
+    methods: list[Method] = []
+    identity: dict[str, Any] = {}
     for suffix, options in variants:
         task = build_task(options)
         assert isinstance(task, RestoreTask) and task.model and task.model.card
         name = task.model.card.name
-        identity = {"spec": config.model, "name": name, "sha256": task.model_sha256}
+        identity = identity or {"spec": config.model, "name": name, "sha256": task.model_sha256}
+        if task.detector is not None:
+            identity["detector"] = task.detector.model.card.name
         label = f"{name}{' x8' if config.self_ensemble else ''}{suffix}"
         methods.append(Method(label, MODEL, _applier(task)))
     return methods, identity

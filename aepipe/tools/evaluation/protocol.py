@@ -57,7 +57,7 @@ class EvalConfig:
     data_dir: Path = option("folder of clean images (e.g. CBSD68)", positional=True)
     task: str = option(
         "what to evaluate (trust: the domain check beside --model)",
-        choices=(*EVAL_TASKS, TaskName.COMPRESS, TaskName.ANOMALY, "trust"),
+        choices=(*EVAL_TASKS, TaskName.COMPRESS, TaskName.ANOMALY, TaskName.SEGMENT, "trust"),
     )
     model: str | None = option("registry name, .onnx path or s3:// URI", None)
     noise_level: float = option("denoise: σ on the 0–255 scale", 25.0)
@@ -72,13 +72,18 @@ class EvalConfig:
         "heldout",
         choices=("heldout", "unseen", "none"),
     )
+    detector: str | None = option(
+        "unwatermark: the mark segmenter gating the remover (default: its zoo companion; the "
+        "ungated remover is measured beside it); 'none': ungated only",
+        None,
+    )
     tile: int | None = option("tile side in pixels (0: whole image; default: the model's)", None)
     self_ensemble: bool = option(
         "average the model over 8 flips/rotations (better, 8x slower)", False
     )
 
     def __post_init__(self) -> None:
-        if self.task not in EVAL_TASKS:
+        if self.task not in (*EVAL_TASKS, TaskName.SEGMENT):
             raise EvalError(f"eval supports {', '.join(EVAL_TASKS)}, not {self.task!r}")
         if self.limit is not None and self.limit < 1:
             raise EvalError("--limit must be at least 1")

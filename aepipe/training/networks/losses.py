@@ -76,6 +76,13 @@ class HasTrainingLoss(Protocol):
         ...
 
 
+@runtime_checkable
+class HasValidationMetrics(Protocol):
+    """A network whose output is not an image (a mask): it says what validation measures."""
+
+    def validation_metrics(self, inputs: dict[str, torch.Tensor]) -> dict[str, float]: ...
+
+
 def training_loss(
     model: nn.Module,
     inputs: dict[str, torch.Tensor],

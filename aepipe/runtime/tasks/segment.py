@@ -1,0 +1,117 @@
+"""``segment``: where a mask model finds a watermark; and the detector the remover obeys.
+
+A :class:`MarkDetector` runs a segmentation model (one output channel, a probability per
+pixel) tile by tile and turns it into a :class:`Detection`: the mask (probability over
+``threshold``, grown by ``grow`` pixels to take in the mark's soft edges), its area, the
+model's mean confidence inside it, and whether anything was found at all (at least
+``min_pixels`` masked). ``--task segment`` writes the mask as ``<stem>.mask.png`` (8-bit,
+255 = marked), which ``--task inpaint``-style tools and the remover read; ``--task unwatermark``
+changes only the pixels a detection masks and returns the others bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from aepipe.images import DecodedImage, ImageInfo, encode, to_float
+from aepipe.runtime.model.session import OnnxModel
+from aepipe.runtime.options import ChunkOptions, TaskOptions
+from aepipe.runtime.tasks.base import (
+    ImageIO,
+    TaskOutput,
+    TaskRuntime,
+    derived_png_info,
+    provenance_of,
+)
+from aepipe.runtime.tasks.names import TaskName
+from aepipe.runtime.tasks.tiled import run_tiled
+
+MASK_EXTENSION = ".mask.png"
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """How a probability map becomes a decision (docs/quality.md says how these were chosen)."""
+
+    threshold: float = 0.5  # a pixel is marked above this probability
+    grow: int = 2  # pixels the mask is dilated by: a mark's antialiased rim is fainter
+    min_pixels: int = 64  # fewer masked pixels than this: nothing detected, nothing touched
+
+
+@dataclass(frozen=True)
+class Detection:
+    mask: np.ndarray  # H x W bool, grown
+    confidence: float  # mean probability inside the ungrown mask (0 when empty)
+
+    @property
+    def detected(self) -> bool:
+        return bool(self.mask.any())
+
+    def fields(self) -> dict[str, object]:
+        """What a row says about the detection."""
+        return {
+            "mark_detected": self.detected,
+            "mask_area": round(float(self.mask.mean()), 6),
+            "mask_confidence": round(self.confidence, 4),
+        }
+
+
+@dataclass
+class MarkDetector:
+    model: OnnxModel
+    model_sha256: str
+    options: TaskOptions  # tiling and batch size of the segmentation model
+    rule: MaskRule = MaskRule()
+
+    def probability(self, pixels: np.ndarray) -> np.ndarray:
+        """H x W float32 probability that each pixel is marked (gray and RGBA as RGB)."""
+        rgb = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels[..., :3]
+        out = run_tiled(self.model, rgb, self.options, out_channels=1)
+        return to_float(out)[..., 0]
+
+    def detect(self, pixels: np.ndarray) -> Detection:
+        probability = self.probability(pixels)
+        core = probability > self.rule.threshold
+        if core.sum() < self.rule.min_pixels:
+            return Detection(np.zeros_like(core), 0.0)
+        side = 2 * self.rule.grow + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+        grown = cv2.dilate(core.astype(np.uint8), kernel).astype(bool)
+        return Detection(grown, float(probability[core].mean()))
+
+
+@dataclass
+class SegmentTask(ImageIO):
+    """``--task segment``: one ``<stem>.mask.png`` per image, and the mask's area per row."""
+
+    detector: MarkDetector
+    name: TaskName = TaskName.SEGMENT
+    output_key_field: ClassVar[str | None] = "mask_key"
+
+    @property
+    def provenance(self) -> Mapping[str, str]:
+        return provenance_of(self.detector.model_sha256, {"task": str(self.name)})
+
+    @property
+    def runtime(self) -> TaskRuntime:
+        model = self.detector.model
+        return TaskRuntime(model.card.name, model.providers)
+
+    def apply(self, image: DecodedImage) -> TaskOutput:
+        detection = self.detector.detect(image.pixels)
+        mask = (detection.mask * 255).astype(np.uint8)[..., None]
+        return TaskOutput(mask, None, detection.fields(), compare_to_input=False)
+
+    def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
+        return encode(output.pixels, derived_png_info(info, channels=1), format="PNG")
+
+    def output_extension(self, info: ImageInfo, options: ChunkOptions) -> str:
+        return MASK_EXTENSION
+
+    def predicted_extension(self, key: str, options: ChunkOptions) -> str | None:
+        return MASK_EXTENSION

@@ -1,0 +1,72 @@
+"""A model over an image tile by tile, as its card and the run's options say.
+
+Every task with an image-shaped model output (restoration, anomaly reconstruction, mark
+segmentation) runs it through :func:`run_tiled`; ``identity`` runs the same path with no model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aepipe.runtime.ensemble import self_ensemble
+from aepipe.runtime.model.card import ModelCard
+from aepipe.runtime.model.session import OnnxModel
+from aepipe.runtime.options import TaskOptions
+from aepipe.runtime.tiling import TileFn, tile_apply
+
+#: Tiling of the identity task, which has no card to recommend one.
+IDENTITY_TILE, IDENTITY_OVERLAP = 256, 16
+
+
+def resolved_tiling(options: TaskOptions, card: ModelCard | None) -> tuple[int, int]:
+    """(tile, overlap): what the user asked for, else what the model card recommends."""
+    tile = options.tile if options.tile is not None else (card.tile if card else IDENTITY_TILE)
+    overlap = options.overlap
+    if overlap is None:
+        overlap = card.tile_overlap if card else IDENTITY_OVERLAP
+    return tile, overlap
+
+
+def run_tiled(
+    model: OnnxModel | None,
+    pixels: np.ndarray,
+    options: TaskOptions,
+    sigma: float | None = None,
+    *,
+    out_channels: int | None = None,
+) -> np.ndarray:
+    """``model`` over ``pixels`` (native dtype) tile by tile, as the options and card say;
+    the identity when ``model`` is None. Returns the native dtype at the model's scale, with
+    the input's channels unless the model gives ``out_channels`` (a mask model: 1)."""
+    fn: TileFn = lambda batch: batch  # noqa: E731
+    card = model.card if model else None
+    if model is not None:
+        fn = _model_fn(model, pixels.shape[2], sigma)
+        if options.self_ensemble:
+            fn = self_ensemble(fn)
+    tile, overlap = resolved_tiling(options, card)
+    return tile_apply(
+        pixels,
+        fn,
+        tile=tile,
+        overlap=overlap,
+        scale=card.scale if card else 1,
+        multiple=card.pad_multiple if card else 1,
+        batch_size=options.batch_size,
+        out_channels=out_channels,
+    )
+
+
+def _model_fn(model: OnnxModel, channels: int, sigma: float | None) -> TileFn:
+    """Adapt channels (gray in, RGB model) and feed the noise level per tile batch."""
+    expand = channels == 1 and model.card.in_channels == 3
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        x = np.repeat(batch, 3, axis=1) if expand else batch
+        level = None
+        if sigma is not None:
+            level = np.full((x.shape[0], 1, 1, 1), sigma / 255.0, dtype=np.float32)
+        y = model.run(x, noise_level=level)
+        return y.mean(axis=1, keepdims=True) if expand else y
+
+    return run

@@ -1,0 +1,112 @@
+"""Mark segmentation and the gated remover ("touch only what you detect") on fixed-weight ONNX
+models: a segmenter that finds near-white pixels and a remover that blurs everything."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from imagefactory import save
+from modelfactory import blur_autoencoder, photo_like, white_mark_segmenter
+
+from aepipe.images import decode
+from aepipe.runtime.model.card import ModelCard
+from aepipe.runtime.options import ChunkOptions, TaskOptions
+from aepipe.runtime.tasks.build import build_task
+from aepipe.runtime.tasks.segment import MASK_EXTENSION, SegmentTask
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("segment")
+    segmenter = white_mark_segmenter(
+        folder / "white.onnx", ModelCard(name="white-marks", task="segment", tile=64)
+    )
+    remover = blur_autoencoder(
+        folder / "blur.onnx", ModelCard(name="blur-remover", task="unwatermark", tile=64)
+    )
+    return str(segmenter), str(remover)
+
+
+def marked(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A dim photo-like image (nothing near white) with a white bar: pixels and the bar's mask."""
+    pixels = (photo_like(np.random.default_rng(seed), 90, 130) * 0.8).astype(np.uint8)
+    mask = np.zeros(pixels.shape[:2], bool)
+    mask[30:42, 20:100] = True
+    pixels[mask] = 255
+    return pixels, mask
+
+
+def test_segment_masks_the_mark_and_reports_its_area(models):
+    segmenter, _ = models
+    task = build_task(TaskOptions(task="segment", model=segmenter))
+    assert isinstance(task, SegmentTask)
+    pixels, truth = marked()
+    output = task.apply(decode(save(pixels), "a.png"))
+    found = output.pixels[..., 0] == 255
+    assert found[truth].all()  # the whole mark ...
+    assert not found[~_grown(truth, 3)].any()  # ... and nothing far from it
+    assert output.fields["mark_detected"] is True
+    assert output.fields["mask_area"] == pytest.approx(found.mean(), abs=1e-6)
+    assert output.fields["mask_confidence"] > 0.9
+    assert task.output_extension(decode(save(pixels), "a.png").info, ChunkOptions()) == (
+        MASK_EXTENSION
+    )
+
+
+def test_an_unmarked_image_gets_an_empty_mask(models):
+    segmenter, _ = models
+    task = build_task(TaskOptions(task="segment", model=segmenter))
+    clean = (photo_like(np.random.default_rng(1), 90, 130) * 0.8).astype(np.uint8)
+    output = task.apply(decode(save(clean), "b.png"))
+    assert not output.pixels.any() and output.fields["mark_detected"] is False
+
+
+def test_the_gated_remover_changes_only_masked_pixels(models):
+    segmenter, remover = models
+    task = build_task(TaskOptions(task="unwatermark", model=remover, detector=segmenter))
+    pixels, truth = marked()
+    output = task.apply(decode(save(pixels), "a.png"))
+    ungated = build_task(TaskOptions(task="unwatermark", model=remover, detector="none"))
+    removed = ungated.apply(decode(save(pixels), "a.png")).pixels
+    assert np.array_equal(output.pixels[truth], removed[truth])  # the remover's, on the mark
+    changed = (output.pixels != pixels).any(axis=2)
+    assert changed.any() and not changed[~_grown(truth, 3)].any()  # the input's elsewhere
+    assert output.fields["mark_detected"] is True
+
+
+def test_with_nothing_detected_the_output_is_the_input_and_the_row_says_so(models):
+    segmenter, remover = models
+    gated = build_task(TaskOptions(task="unwatermark", model=remover, detector=segmenter))
+    clean = (photo_like(np.random.default_rng(1), 90, 130) * 0.8).astype(np.uint8)
+    output = gated.apply(decode(save(clean), "clean.png"))
+    assert np.array_equal(output.pixels, clean)
+    assert output.fields == {"mark_detected": False, "mask_area": 0.0, "mask_confidence": 0.0}
+    ungated = build_task(TaskOptions(task="unwatermark", model=remover, detector="none"))
+    assert not np.array_equal(ungated.apply(decode(save(clean), "clean.png")).pixels, clean)
+
+
+def test_gray_and_rgba_inputs_are_segmented_as_rgb_and_keep_their_alpha(models, tmp_path: Path):
+    segmenter, remover = models
+    pixels, truth = marked()
+    gray = pixels.mean(axis=2, keepdims=True).astype(np.uint8)
+    gray[truth] = 255
+    mask = build_task(TaskOptions(task="segment", model=segmenter)).apply(
+        decode(save(gray[..., 0]), "g.png")
+    )
+    assert (mask.pixels[..., 0] == 255)[truth].all()
+    alpha = np.full((*pixels.shape[:2], 1), 200, np.uint8)
+    rgba = decode(save(np.concatenate([pixels, alpha], axis=2)), "a.png")
+    gated = build_task(TaskOptions(task="unwatermark", model=remover, detector=segmenter))
+    output = gated.apply(rgba)
+    assert np.array_equal(output.alpha, rgba.alpha)
+    assert not (output.pixels != pixels).any(axis=2)[~_grown(truth, 3)].any()
+
+
+def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` dilated by a (2 * pixels + 1)² square."""
+    grown = mask.copy()
+    for axis in (0, 1):
+        layer = grown.copy()
+        for shift in range(1, pixels + 1):
+            grown |= np.roll(layer, shift, axis) | np.roll(layer, -shift, axis)
+    return grown
