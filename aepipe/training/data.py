@@ -21,18 +21,47 @@ from aepipe.storage import open_storage
 def load_rgb_images(location: str, short_side: int = 0) -> list[np.ndarray]:
     """Every image under a folder or ``s3://`` prefix as H x W x 3 uint8, in key order;
     with ``short_side``, box-downscaled so that its shorter side is at most that."""
+    return [image for _, image in _load_images(location, short_side, "RGB")]
+
+
+def load_masked_images(images: str, masks: str, short_side: int = 0) -> list[np.ndarray]:
+    """Images with their masks as a fourth channel (H x W x 4 uint8, 255 = in the mask), so a
+    patch and its mask are cropped and turned together. A mask is ``<stem>.png`` or
+    ``<stem>.mask.png`` under ``masks``, the image's size; every image needs one."""
+    found = {
+        PurePosixPath(key).name.removesuffix(".mask.png").rsplit(".", 1)[0]: mask
+        for key, mask in _load_images(masks, short_side, "L", Image.Resampling.NEAREST)
+    }
+    pairs = []
+    for key, image in _load_images(images, short_side, "RGB"):
+        stem = PurePosixPath(key).stem
+        mask = found.get(stem)
+        if mask is None or mask.shape != image.shape[:2]:
+            problem = "no mask" if mask is None else f"a {mask.shape} mask for {image.shape[:2]}"
+            raise ValueError(f"{images}/{key}: {problem} under {masks} (<stem>.png or .mask.png)")
+        pairs.append(np.dstack([image, np.where(mask > 127, 255, 0).astype(np.uint8)]))
+    return pairs
+
+
+def _load_images(
+    location: str,
+    short_side: int,
+    mode: str,
+    resample: Image.Resampling = Image.Resampling.BOX,
+) -> list[tuple[str, np.ndarray]]:
+    """(key, pixels in ``mode``) of every image under ``location``, in key order."""
     storage = open_storage(location)
     keys = [k for k in storage.list() if PurePosixPath(k).suffix.lower() in IMAGE_SUFFIXES]
     if not keys:
         raise FileNotFoundError(f"no images under {location}")
     images = []
     for key in keys:
-        image = Image.open(io.BytesIO(storage.read(key))).convert("RGB")
+        image = Image.open(io.BytesIO(storage.read(key))).convert(mode)
         if short_side and min(image.size) > short_side:
             scale = short_side / min(image.size)
             size = (round(image.size[0] * scale), round(image.size[1] * scale))
-            image = image.resize(size, Image.Resampling.BOX)
-        images.append(np.asarray(image))
+            image = image.resize(size, resample)
+        images.append((key, np.asarray(image)))
     return images
 
 
@@ -43,15 +72,17 @@ def split_holdout(images: Sequence[np.ndarray], holdout: int) -> tuple[list, lis
 
 @dataclass
 class PatchSampler:
-    """Draws batches of augmented patches (random crop, flips, 90° rotations)."""
+    """Draws batches of augmented patches (random crop, flips, 90° rotations), with every
+    channel the images have (a mask stacked as a fourth one comes along)."""
 
     images: Sequence[np.ndarray]
     patch: int
     rng: np.random.Generator
 
     def batch(self, size: int) -> np.ndarray:
-        """N x 3 x patch x patch float32 in [0, 1]."""
-        out = np.empty((size, 3, self.patch, self.patch), dtype=np.float32)
+        """N x C x patch x patch float32 in [0, 1]."""
+        channels = self.images[0].shape[2]
+        out = np.empty((size, channels, self.patch, self.patch), dtype=np.float32)
         for i in range(size):
             out[i] = self._one().transpose(2, 0, 1) / 255.0
         return out

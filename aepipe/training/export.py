@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -159,11 +159,20 @@ def export_parts(model: TwoPartModel, card: ModelCard, folder: Path) -> dict[str
     }
 
 
+#: The zoo field through which a model of this task serves others (``--companion-of``).
+COMPANION_ROLES = {DOMAIN_CHECK_TASK: "domain_check", "segment": "detector"}
+
+
 def update_manifest(
-    zoo: Path, card: ModelCard, parts: Mapping[str, ExportResult], default: bool
+    zoo: Path,
+    card: ModelCard,
+    parts: Mapping[str, ExportResult],
+    default: bool,
+    companion_of: Sequence[str] = (),
 ) -> None:
     """Add or replace the entry named ``card.name`` (one entry, whatever its parts); with
-    ``default``, it becomes the only default of its task and scale."""
+    ``default``, it becomes the only default of its task and scale; the entries named in
+    ``companion_of`` get it as their trust check or detector (by its task)."""
     manifest = zoo / "manifest.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
     previous: dict[str, Any] = next(
@@ -187,6 +196,15 @@ def update_manifest(
         if previous.get(role):
             entry[role] = previous[role]
     models.append(entry)
+    if companion_of:
+        if card.task not in COMPANION_ROLES:
+            roles = ", ".join(COMPANION_ROLES)
+            raise ValueError(f"a '{card.task}' model serves no other ({roles} models do)")
+        named = {m["card"]["name"]: m for m in models}
+        for name in companion_of:
+            if name not in named:
+                raise ValueError(f"--companion-of {name}: no such model in {manifest}")
+            named[name][COMPANION_ROLES[card.task]] = card.name
     data["models"] = sorted(models, key=lambda m: m["card"]["name"])
     manifest.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -273,6 +291,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out", type=Path, help="write one self-contained .onnx here instead of into the zoo"
     )
+    parser.add_argument(
+        "--companion-of",
+        nargs="*",
+        default=(),
+        help="zoo models this one serves: a domain-check model becomes their trust check, a "
+        "segment model the detector that gates them",
+    )
     args = parser.parse_args(argv)
     model, config = load_checkpoint(args.checkpoint)
     card = card_for(model, config, args)
@@ -287,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     if isinstance(model, TwoPartModel) and not args.out:  # VAE, VQ-VAE: the halves as parts
         parts |= export_parts(model, card, args.zoo)
     if not args.out:
-        update_manifest(args.zoo, card, parts, args.default)
+        update_manifest(args.zoo, card, parts, args.default, args.companion_of)
         save_weights(model, config, args.weights / f"{args.name}.pt")
     for result in parts.values():
         print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")

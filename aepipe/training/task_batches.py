@@ -141,6 +141,12 @@ def mark_segmentation(clean: torch.Tensor, generator: torch.Generator) -> ModelI
     return Watermark(style=wide_train_style())(clean, generator)
 
 
+def given_masks(batch: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+    """Patches of users' own segmentation data (``--masks``): the mask is the fourth channel
+    the sampler cropped along with the image."""
+    return {"x": batch[:, :3].contiguous(), "target_mask": batch[:, 3:].contiguous()}
+
+
 @dataclass(frozen=True)
 class ForeignPatches:
     """Paste foreign material into some patches; the target stays the clean patch.

@@ -31,7 +31,13 @@ from torch import nn
 
 from aepipe.metrics import psnr_from_mse
 from aepipe.parameters import add_arguments, from_namespace, option
-from aepipe.training.data import PatchSampler, center_crops, load_rgb_images, split_holdout
+from aepipe.training.data import (
+    PatchSampler,
+    center_crops,
+    load_masked_images,
+    load_rgb_images,
+    split_holdout,
+)
 from aepipe.training.networks import create_model
 from aepipe.training.networks.losses import (
     INPUT_AWARE_LOSSES,
@@ -48,11 +54,12 @@ from aepipe.training.task_batches import (
     SuperResolution,
     Watermark,
     fixed_noise,
+    given_masks,
     mark_segmentation,
 )
 
-#: The network ``--task anomaly`` trains when ``--model`` is not given (docs/quality.md).
-ANOMALY_NETWORK = "anomaly-ae-m"
+#: The network a task trains when ``--model`` is not given (docs/quality.md says why).
+DEFAULT_NETWORKS = {"anomaly": "anomaly-ae-m", "segment": "mark-segment-unet-s"}
 
 
 def reconstruct(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
@@ -74,11 +81,17 @@ DEGRADATIONS: dict[str, Degradation] = {
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     model: str = option(
-        "registered network name (aepipe.training.networks); anomaly: default " + ANOMALY_NETWORK,
+        "registered network name (aepipe.training.networks); default for "
+        + ", ".join(f"{task}: {name}" for task, name in DEFAULT_NETWORKS.items()),
         "",
     )
     task: str = option("what the network learns", choices=tuple(DEGRADATIONS))
     data: str = option("folder or s3:// prefix of clean training images")
+    masks: str = option(
+        "segment: folder or s3:// prefix of the images' own masks (<stem>.png or "
+        "<stem>.mask.png, white = in the mask; default: synthetic watermarks and their masks)",
+        "",
+    )
     short_side: int = option("box-downscale images to this shorter side first (0: as they are)", 0)
     out: str = option("run folder: last.pt (resumable) and log.jsonl")
     steps: int = option("optimiser steps (a cap when --minutes is given)", 20_000)
@@ -109,7 +122,7 @@ class TrainConfig:
 def resolved(config: TrainConfig, image_count: int) -> TrainConfig:
     """``config`` with its task's defaults filled in: the network, and how many images validate
     (an anomaly run keeps a fifth of its few normal images for calibration)."""
-    model = config.model or (ANOMALY_NETWORK if config.task == "anomaly" else "")
+    model = config.model or DEFAULT_NETWORKS.get(config.task, "")
     if not model:
         raise ValueError(f"--model is required for --task {config.task}")
     holdout = config.holdout
@@ -154,7 +167,13 @@ class Trainer:
         losses = [*RECONSTRUCTION_LOSSES, *INPUT_AWARE_LOSSES]
         if config.loss not in losses:
             raise ValueError(f"--loss {config.loss!r}: choose from {', '.join(losses)}")
-        images = load_rgb_images(config.data, config.short_side)
+        if config.masks and config.task != "segment":
+            raise ValueError("--masks is for --task segment")
+        images = (
+            load_masked_images(config.data, config.masks, config.short_side)
+            if config.masks
+            else load_rgb_images(config.data, config.short_side)
+        )
         config = resolved(config, len(images))
         self.config = config
         self.out = Path(config.out)
@@ -168,7 +187,7 @@ class Trainer:
         train_images, val_images = split_holdout(images, config.holdout)
         self.sampler = PatchSampler(train_images, config.patch, np.random.default_rng(config.seed))
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.degrade = DEGRADATIONS[config.task]
+        self.degrade = given_masks if config.masks else DEGRADATIONS[config.task]
         val_clean = torch.from_numpy(center_crops(val_images, validation_side(val_images)))
         self.val_inputs = self._on_device(self._validation_inputs(val_clean))
         self.val_clean = val_clean.to(self.device)
