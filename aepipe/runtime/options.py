@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from aepipe.errors import AepipeError
 from aepipe.images import DEFAULT_MAX_PIXELS, WRITABLE_FORMATS
+from aepipe.images.fill import FILL_METHODS
 from aepipe.parameters import option
 from aepipe.runtime.credentials import block_credentials
 from aepipe.runtime.tasks.names import TaskName
@@ -61,6 +62,12 @@ class TaskOptions:
         "come back bit for bit): a zoo name or .onnx path, or 'none' to let the remover touch "
         "every pixel (default: the remover's companion in the zoo)",
         None,
+    )
+
+    fill: str = option(
+        "inpaint: how holes are filled (OpenCV Navier-Stokes or Telea)",
+        "ns",
+        choices=tuple(FILL_METHODS),
     )
 
     def __post_init__(self) -> None:

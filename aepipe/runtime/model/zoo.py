@@ -87,21 +87,27 @@ class ModelSource:
     label: str  # what the user asked for, for messages
 
 
+def shipped_default(task: str, scale: int | None = None) -> ZooEntry | None:
+    """The zoo's default model for ``task`` (and ``scale``), or None when none is shipped."""
+    defaults = [
+        e
+        for e in load_manifest()
+        if e.card.task == task and e.default and scale in (None, e.card.scale)
+    ]
+    return defaults[0] if defaults else None
+
+
 def find_model(
     spec: str | None, task: str, scale: int | None = None, *, part: str = WHOLE_MODEL
 ) -> ModelSource:
     """Resolve ``--model`` (zoo name, local path or object URI) for ``task`` to one file."""
     entries = load_manifest()
     if spec is None:
-        defaults = [
-            e
-            for e in entries
-            if e.card.task == task and e.default and scale in (None, e.card.scale)
-        ]
-        if not defaults:
+        default = shipped_default(task, scale)
+        if default is None:
             wanted = f"task '{task}'" + (f" at scale {scale}" if scale else "")
             raise ModelError(f"no shipped model for {wanted} yet; pass --model PATH")
-        return _zoo_source(defaults[0], task, part)
+        return _zoo_source(default, task, part)
     named = {e.card.name: e for e in entries}
     if spec in named:
         return _zoo_source(named[spec], task, part)
@@ -118,16 +124,11 @@ def companion(
 ) -> str | None:
     """The zoo model paired in ``role`` with the model ``--model``/``--task`` resolve to; None
     for a model outside the zoo or one without such a companion."""
-    entries = load_manifest()
     if spec is None:
-        found = [
-            e
-            for e in entries
-            if e.card.task == task and e.default and scale in (None, e.card.scale)
-        ]
+        entry = shipped_default(task, scale)
     else:
-        found = [e for e in entries if e.card.name == spec]
-    return getattr(found[0], role) if found else None
+        entry = next((e for e in load_manifest() if e.card.name == spec), None)
+    return getattr(entry, role) if entry else None
 
 
 def _zoo_source(entry: ZooEntry, task: str, part: str) -> ModelSource:

@@ -13,11 +13,12 @@ from aepipe.errors import ModelError
 from aepipe.runtime.anomaly.domain import DOMAIN_CHECK_TASK, DomainCheck, DomainScoring
 from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.codec.learned import load_codec
-from aepipe.runtime.model.zoo import companion, load_model
+from aepipe.runtime.model.zoo import companion, load_model, shipped_default
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.anomaly import AnomalyTask
 from aepipe.runtime.tasks.base import Task
 from aepipe.runtime.tasks.compress import CompressTask, DecompressTask
+from aepipe.runtime.tasks.inpaint import InpaintTask
 from aepipe.runtime.tasks.names import (
     CODEC_TASKS,
     RESTORATION_TASKS,
@@ -48,10 +49,15 @@ def load_domain_check(options: TaskOptions, task: TaskName) -> DomainCheck | Non
 
 
 def load_detector(options: TaskOptions) -> MarkDetector | None:
-    """The mark segmenter that gates ``unwatermark``: ``--detector``, else the remover's
-    companion in the zoo; the ``segment`` task's own ``--model``, else the shipped one."""
+    """The mark segmenter a task uses: ``segment``'s own ``--model``, else the shipped one;
+    ``inpaint``'s ``--detector``, else the shipped one if any; ``unwatermark``'s
+    ``--detector``, else the remover's companion in the zoo. ``--detector none``: none."""
     if options.task is TaskName.SEGMENT:
         spec = options.model
+    elif options.task is TaskName.INPAINT:
+        if options.detector == "none" or (options.detector is None and not shipped_segmenter()):
+            return None
+        spec = options.detector
     else:
         if options.detector == "none":
             return None
@@ -60,6 +66,10 @@ def load_detector(options: TaskOptions) -> MarkDetector | None:
             return None
     model, sha256 = load_model(spec, TaskName.SEGMENT, threads=options.threads)
     return MarkDetector(model, sha256, options)
+
+
+def shipped_segmenter() -> bool:
+    return shipped_default(TaskName.SEGMENT) is not None
 
 
 @cache
@@ -93,6 +103,8 @@ def _build(options: TaskOptions) -> Task:
             )
         scoring = AnomalyScoring.from_dict(model.card.anomaly)
         return AnomalyTask(model, sha256, scoring, options)
+    if name is TaskName.INPAINT:
+        return InpaintTask(options, load_detector(options))
     if name is TaskName.SEGMENT:
         detector = load_detector(options)
         assert detector is not None  # the segment task always has its model

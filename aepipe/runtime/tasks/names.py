@@ -14,6 +14,7 @@ class TaskName(StrEnum):
     DECOMPRESS = "decompress"  # .aec -> PNG with the codec its header names
     ANOMALY = "anomaly"  # score against a model of normal images; heatmap PNG out
     SEGMENT = "segment"  # where a mask model finds a watermark; mask PNG out
+    INPAINT = "inpaint"  # fill the holes (transparency, or what the segmenter masks)
 
 
 #: Image-to-image tasks served by one tiled ONNX model each (``RestoreTask``).

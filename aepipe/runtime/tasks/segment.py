@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-import cv2
 import numpy as np
 
 from aepipe.images import DecodedImage, ImageInfo, encode, to_float
+from aepipe.images.fill import grow
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.tasks.base import (
@@ -79,10 +79,7 @@ class MarkDetector:
         core = probability > self.rule.threshold
         if core.sum() < self.rule.min_pixels:
             return Detection(np.zeros_like(core), 0.0)
-        side = 2 * self.rule.grow + 1
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
-        grown = cv2.dilate(core.astype(np.uint8), kernel).astype(bool)
-        return Detection(grown, float(probability[core].mean()))
+        return Detection(grow(core, self.rule.grow), float(probability[core].mean()))
 
 
 @dataclass
