@@ -75,6 +75,9 @@ class Shortlist:
         score = number(row, "anomaly_score")
         if score is not None:
             self._top("anomaly_score", score, index, row)
+        area = number(row, "mask_area")
+        if area:
+            self._top("mask_area", area, index, row)
         if row.psnr is not None:
             psnr = row.psnr if not math.isnan(row.psnr) else math.inf
             self._top("lowest psnr", -psnr, index, row)

@@ -2,6 +2,8 @@
 
     most anomalous        input and heatmap of the highest ``anomaly_score`` rows
     out of domain         inputs the trust check flagged (``out_of_domain``)
+    largest marks         input and output (a mask, or the cleaned image) of the largest
+                          ``mask_area`` rows of segment, unwatermark and inpaint runs
     most / least changed  input and output of the lowest / highest PSNR (output vs input)
 
 At most ``per_gallery`` items each, whatever the run's size; an image that cannot be read
@@ -51,6 +53,11 @@ def build_galleries(
         galleries.append(
             Gallery("Most anomalous", [_item(r, source, dest, "heatmap", _anomaly) for r in top])
         )
+    masked = [r for r in done if _number(r, "mask_area")]
+    if masked:
+        top = sorted(masked, key=lambda r: -(_number(r, "mask_area") or 0))[:per_gallery]
+        items = [_item(r, source, dest, "output", _mask) for r in top]
+        galleries.append(Gallery("Largest detected marks and holes", items))
     flagged = [r for r in done if r.extra.get("out_of_domain") is True][:per_gallery]
     if flagged:
         items = [_item(r, source, dest, "output", _domain) for r in flagged]
@@ -76,6 +83,10 @@ def _number(row: ReportRow, name: str) -> float | None:
 def _anomaly(row: ReportRow) -> str:
     flag = "anomalous" if row.extra.get("anomalous") else "normal"
     return f"anomaly_score {row.extra.get('anomaly_score')} ({flag})"
+
+
+def _mask(row: ReportRow) -> str:
+    return f"mask_area {row.extra.get('mask_area', 0):.2%}"
 
 
 def _domain(row: ReportRow) -> str:
