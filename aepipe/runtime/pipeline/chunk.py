@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from aepipe.errors import AepipeError, ObjectNotFoundError, PreconditionFailedError
 from aepipe.metrics import reconstruction_error
 from aepipe.runtime.options import ChunkOptions
-from aepipe.runtime.pipeline.keys import output_key
+from aepipe.runtime.pipeline.keys import output_key, sibling_key
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
 from aepipe.runtime.tasks.base import Task
+from aepipe.runtime.tasks.names import SIBLING_SUFFIXES
 from aepipe.storage import ObjectInfo, Precondition, Storage, metadata_text
 
 SOURCE_KEY_METADATA = "aepipe-source-key"
@@ -35,6 +36,7 @@ class _Fetched:
     data: bytes | None  # None when skipped, planned or failed
     row: ReportRow
     seen: Seen | None = None  # the predicted output as the skip check found it
+    sibling: bytes | None = None  # the input's sibling object (SIBLING_SUFFIXES), if any
 
 
 def process_chunk(
@@ -106,12 +108,23 @@ def _fetch(key: str, source: Storage, dest: Storage, task: Task, options: ChunkO
             return _Fetched(None, row)
         data = source.read(key)
         row.bytes_in = len(data)
-        return _Fetched(data, row, seen)
+        return _Fetched(data, row, seen, _sibling(key, source, task))
     except AepipeError as error:
         _fail(row, error)
         return _Fetched(None, row)
     finally:
         row.seconds_fetch = round(time.perf_counter() - started, 4)
+
+
+def _sibling(key: str, source: Storage, task: Task) -> bytes | None:
+    """The sibling object of ``key`` its task reads beside it; None when it has none."""
+    suffix = SIBLING_SUFFIXES.get(task.name)
+    if suffix is None:
+        return None
+    try:
+        return source.read(sibling_key(key, suffix))
+    except ObjectNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,7 @@ def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[st
     row = fetched.row
     try:
         with _timed(row, "decode"):
-            image = task.read(fetched.data or b"", row.key, options.max_pixels)
+            image = task.read(fetched.data or b"", row.key, options.max_pixels, fetched.sibling)
         info = image.info
         row.width, row.height, row.mode = info.width, info.height, info.mode
         row.warnings = "; ".join(info.warnings)

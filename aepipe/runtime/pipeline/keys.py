@@ -10,6 +10,7 @@ from posixpath import splitext
 from aepipe.errors import AepipeError
 from aepipe.runtime.options import RunOptions
 from aepipe.runtime.reports.writer import REPORTS_PREFIX
+from aepipe.runtime.tasks.names import SIBLING_SUFFIXES
 from aepipe.storage import Storage
 
 
@@ -24,6 +25,9 @@ def input_keys(source: Storage, options: RunOptions) -> Iterator[str]:
     stream stays lazy); a shard or a limit that selects nothing from a listing is not.
     """
     keys = _listed(source, options.glob)
+    sibling = SIBLING_SUFFIXES.get(options.task)
+    if sibling is not None:  # masks beside the images are not images to fill
+        keys = (k for k in keys if not k.endswith(sibling))
     shard = options.shard_of()
     if shard is not None:
         keys = (k for k in keys if shard_index(k, shard[1]) == shard[0])
@@ -53,6 +57,11 @@ def _listed(source: Storage, glob: str | None) -> Iterator[str]:
 def output_key(source_key: str, extension: str) -> str:
     """Same relative key and stem as the input, with the output format's extension."""
     return splitext(source_key)[0] + extension
+
+
+def sibling_key(source_key: str, suffix: str) -> str:
+    """The object beside ``source_key`` with its stem: ``a/b.jpg`` -> ``a/b.mask.png``."""
+    return output_key(source_key, suffix)
 
 
 def is_report_key(key: str) -> bool:

@@ -79,8 +79,11 @@ class Task(Protocol):
         """What actually ran (model name, execution providers), for the run's summary."""
         ...
 
-    def read(self, data: bytes, key: str, max_pixels: int) -> DecodedImage:
-        """The input object's bytes -> pixels; typed errors name ``key``."""
+    def read(
+        self, data: bytes, key: str, max_pixels: int, sibling: bytes | None = None
+    ) -> DecodedImage:
+        """The input object's bytes (and its sibling's, for tasks in ``SIBLING_SUFFIXES``)
+        -> pixels; typed errors name ``key``."""
         ...
 
     def apply(self, image: DecodedImage) -> TaskOutput: ...
@@ -101,7 +104,9 @@ class ImageIO:
 
     output_key_field: ClassVar[str | None] = None
 
-    def read(self, data: bytes, key: str, max_pixels: int) -> DecodedImage:
+    def read(
+        self, data: bytes, key: str, max_pixels: int, sibling: bytes | None = None
+    ) -> DecodedImage:
         return decode(data, key, max_pixels=max_pixels)
 
     def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:

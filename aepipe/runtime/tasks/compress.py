@@ -118,7 +118,9 @@ class DecompressTask(ImageIO):
         providers = sorted({p for c in self._codecs.values() for p in c.decoder.providers})
         return TaskRuntime(self.model or sorted(self._codecs), providers)
 
-    def read(self, data: bytes, key: str, max_pixels: int) -> DecodedImage:
+    def read(
+        self, data: bytes, key: str, max_pixels: int, sibling: bytes | None = None
+    ) -> DecodedImage:
         header = read_header(data, key)
         if header.width * header.height > max_pixels:
             size = f"{header.width}x{header.height}"

@@ -2,6 +2,8 @@
 
 Where the hole comes from, first match wins:
 
+    mask        a sibling ``<stem>.mask.png`` beside the image in SOURCE (white = hole; what
+                ``--task segment`` writes), fetched with it; the image keeps its alpha
     alpha       the image's own transparency (alpha under half its range is a hole); the
                 output is opaque, since the hole is filled
     detector    the mark segmenter (``--detector``, default the shipped one): what it masks
@@ -15,16 +17,26 @@ outside it comes back bit for bit. A row carries ``mask_source``, ``mask_area`` 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from aepipe.images import DecodedImage
+from aepipe.errors import ImageError
+from aepipe.images import DecodedImage, decode, to_float
 from aepipe.images.fill import inpaint_classical
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
-from aepipe.runtime.tasks.names import TaskName
+from aepipe.runtime.tasks.names import SIBLING_SUFFIXES, TaskName
 from aepipe.runtime.tasks.segment import MarkDetector
+
+MASK_SUFFIX = SIBLING_SUFFIXES[TaskName.INPAINT]
+
+
+@dataclass(frozen=True)
+class MaskedImage(DecodedImage):
+    """An image whose hole came with it (its sibling mask)."""
+
+    hole: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
 
 
 @dataclass
@@ -45,6 +57,22 @@ class InpaintTask(ImageIO):
         model = self.detector.model
         return TaskRuntime(model.card.name, model.providers)
 
+    def read(
+        self, data: bytes, key: str, max_pixels: int, sibling: bytes | None = None
+    ) -> DecodedImage:
+        image = decode(data, key, max_pixels=max_pixels)
+        if sibling is None:
+            return image
+        mask = decode(sibling, key + f" (its {MASK_SUFFIX})", max_pixels=max_pixels).pixels
+        if mask.shape[:2] != image.pixels.shape[:2]:
+            raise ImageError(
+                key,
+                f"its {MASK_SUFFIX} is {mask.shape[1]}x{mask.shape[0]}, the image "
+                f"{image.info.width}x{image.info.height}",
+            )
+        hole = to_float(mask).max(axis=2) > 0.5
+        return MaskedImage(image.pixels, image.alpha, image.info, hole)
+
     def apply(self, image: DecodedImage) -> TaskOutput:
         hole, source, alpha = self._hole(image)
         pixels = image.pixels
@@ -59,6 +87,8 @@ class InpaintTask(ImageIO):
 
     def _hole(self, image: DecodedImage) -> tuple[np.ndarray, str, np.ndarray | None]:
         """(hole mask, where it came from, the alpha the output keeps)."""
+        if isinstance(image, MaskedImage):
+            return image.hole, "mask", image.alpha
         if image.alpha is not None:
             transparent = image.alpha < (np.iinfo(image.alpha.dtype).max + 1) // 2
             if transparent.any():

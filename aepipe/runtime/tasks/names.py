@@ -17,6 +17,10 @@ class TaskName(StrEnum):
     INPAINT = "inpaint"  # fill the holes (transparency, or what the segmenter masks)
 
 
+#: Tasks whose inputs may have a sibling object beside them in SOURCE (inpaint: the hole as
+#: ``<stem>.mask.png``): fetched with each input, and never an input themselves.
+SIBLING_SUFFIXES = {TaskName.INPAINT: ".mask.png"}
+
 #: Image-to-image tasks served by one tiled ONNX model each (``RestoreTask``).
 RESTORATION_TASKS = (TaskName.DENOISE, TaskName.UNWATERMARK, TaskName.SUPERRES)
 #: The learned codec's two directions; their models are one zoo entry with two parts.
