@@ -14,6 +14,7 @@ mark's true extent (alpha > 0):
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,9 @@ class SegmentEvalReport:
 
     def summary(self) -> dict[str, float]:
         marked = [row for row in self.images if row["mark_pixels"]]
-        means = {m: float(np.mean([row[m] for row in marked])) if marked else 0.0 for m in MEASURES}
+        means = {
+            m: float(np.mean([row[m] for row in marked])) if marked else math.nan for m in MEASURES
+        }
         return {
             **means,
             "detected": sum(row["detected"] for row in self.images),
@@ -55,7 +58,7 @@ class SegmentEvalReport:
         row = [
             self.config.marks,
             str(len(self.images)),
-            *(f"{s[m]:.3f}" for m in MEASURES),
+            *("-" if math.isnan(s[m]) else f"{s[m]:.3f}" for m in MEASURES),
             f"{int(s['detected'])} of {len(self.images)}",
             f"{s['mean_masked_area']:.3%}",
         ]
@@ -90,7 +93,8 @@ def run_segment_eval(config: EvalConfig) -> SegmentEvalReport:
 
 def mask_agreement(found: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
     """IoU, Dice, recall and precision of a found mask against the true one (both H x W bool);
-    the ratios are 1 where both are empty and 0 where only one is."""
+    the ratios are 1 where both are empty and 0 where only one is. Means over a set skip its
+    unmarked images (``--marks none``: only ``detected`` and ``masked`` mean anything)."""
     overlap, union = int((found & truth).sum()), int((found | truth).sum())
     found_pixels, mark_pixels = int(found.sum()), int(truth.sum())
     return {
