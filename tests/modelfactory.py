@@ -59,6 +59,31 @@ def white_mark_segmenter(path: Path, card: ModelCard) -> Path:
     return path
 
 
+def grey_filler(path: Path, card: ModelCard) -> Path:
+    """Write an ONNX inpainting model x (N x 4 x H x W: RGB blanked in the hole, the hole) ->
+    N x 3 x H x W: the image, mid-grey inside the hole, with ``card`` (in_channels 4)."""
+    nodes = [
+        helper.make_node("Split", ["x", "sizes"], ["rgb", "hole"], axis=1),
+        helper.make_node("Mul", ["hole", "grey"], ["fill"]),
+        helper.make_node("Add", ["rgb", "fill"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "grey-fill",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [
+            numpy_helper.from_array(np.array([3, 1], np.int64), "sizes"),
+            numpy_helper.from_array(np.array(0.5, np.float32), "grey"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {CARD_METADATA_KEY: card.to_json()})
+    onnx.save(model, str(path))
+    return path
+
+
 def photo_like(rng: np.random.Generator, height: int = 64, width: int = 64) -> np.ndarray:
     """Smooth gradients and soft discs with mild grain: H x W x 3 uint8, unlike any defect."""
     yy, xx = (np.mgrid[0:height, 0:width].astype(np.float32) + 0.5) / max(height, width)

@@ -12,6 +12,7 @@ import numpy as np
 
 INPAINT_RADIUS = 3
 FILL_METHODS = {"ns": cv2.INPAINT_NS, "telea": cv2.INPAINT_TELEA}
+FILL_MODEL = "model"  # ``--fill model``: an inpainting network instead (runtime/tasks/inpaint)
 
 
 def inpaint_classical(pixels: np.ndarray, hole: np.ndarray, method: str = "ns") -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aepipe.errors import AepipeError
 from aepipe.images import DEFAULT_MAX_PIXELS, WRITABLE_FORMATS
-from aepipe.images.fill import FILL_METHODS
+from aepipe.images.fill import FILL_METHODS, FILL_MODEL
 from aepipe.parameters import option
 from aepipe.runtime.credentials import block_credentials
 from aepipe.runtime.tasks.names import TaskName
@@ -65,9 +65,10 @@ class TaskOptions:
     )
 
     fill: str = option(
-        "inpaint: how holes are filled (OpenCV Navier-Stokes or Telea)",
+        "inpaint: how holes are filled: OpenCV (Navier-Stokes, Telea) or an inpainting "
+        "network (--model, default the shipped one)",
         "ns",
-        choices=tuple(FILL_METHODS),
+        choices=(*FILL_METHODS, FILL_MODEL),
     )
 
     def __post_init__(self) -> None:

@@ -251,6 +251,7 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         architecture=config["model"],
         scale=getattr(model, "scale", 1),
         pad_multiple=getattr(model, "pad_multiple", 1),
+        in_channels=getattr(model, "in_channels", 3),
         noise_level_input=bool(getattr(model, "noise_level_input", False)),
         training_command=f"{command}  # trained {config['step']} steps",
         training_data=args.training_data or config["data"],

@@ -21,6 +21,7 @@ from aepipe.degrade import (
     imresize,
     wide_train_style,
 )
+from aepipe.degrade.holes import free_form_hole
 from aepipe.images.filters import gaussian_blur
 
 ModelInputs = dict[str, torch.Tensor]
@@ -143,6 +144,27 @@ def mark_segmentation(clean: torch.Tensor, generator: torch.Generator) -> ModelI
     a segmenter trained on them alone took the fine detail of larger scans (Kodak's window
     grids and spokes) for strokes of a mark."""
     return Watermark(style=wide_train_style())(magnified(clean, generator), generator)
+
+
+def with_hole(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """The inpainting network's input: N x 3 images blanked in N x 1 ``hole``, and the hole."""
+    return torch.cat([image * (1 - hole), hole], dim=1)
+
+
+def inpainting_holes(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+    """A hole in every patch: free-form brush strokes (``aepipe.degrade.holes``) or, half of
+    the time, the shape of a watermark from the wide synthesis (what the remover hands over)."""
+    rng = numpy_rng(generator)
+    n, _, height, width = clean.shape
+    holes = np.empty((n, 1, height, width), np.float32)
+    for index in range(n):
+        if rng.random() < 0.5:
+            holes[index, 0] = free_form_hole(rng, height, width)
+        else:
+            image = clean[index].permute(1, 2, 0).numpy()
+            _, alpha = add_watermark(image, rng, wide_train_style(), reference_side=321)
+            holes[index, 0] = alpha > 0
+    return {"x": with_hole(clean, torch.from_numpy(holes))}
 
 
 def magnified(

@@ -55,11 +55,16 @@ from aepipe.training.task_batches import (
     Watermark,
     fixed_noise,
     given_masks,
+    inpainting_holes,
     mark_segmentation,
 )
 
 #: The network a task trains when ``--model`` is not given (docs/quality.md says why).
-DEFAULT_NETWORKS = {"anomaly": "anomaly-ae-m", "segment": "mark-segment-unet-s"}
+DEFAULT_NETWORKS = {
+    "anomaly": "anomaly-ae-m",
+    "segment": "mark-segment-unet-s",
+    "inpaint": "inpaint-unet-s",
+}
 
 
 def reconstruct(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
@@ -75,6 +80,7 @@ DEGRADATIONS: dict[str, Degradation] = {
     "superres-x4": SuperResolution(4),
     "unwatermark": Watermark(),
     "segment": mark_segmentation,  # where a watermark is: its alpha, thresholded
+    "inpaint": inpainting_holes,  # fill a hole (brush strokes, mark shapes) from around it
 }
 
 
@@ -282,7 +288,7 @@ class Trainer:
         self.model.eval()
         inputs = self.val_inputs
         if isinstance(self.model, HasValidationMetrics):
-            return self.model.validation_metrics(inputs)
+            return self.model.validation_metrics(inputs, self.val_clean)
         return {
             "val_psnr_in": psnr(_upscaled_like(inputs["x"], self.val_clean), self.val_clean),
             "val_psnr": psnr(self.model(**model_inputs(inputs)), self.val_clean),

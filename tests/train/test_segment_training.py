@@ -50,7 +50,7 @@ def test_a_few_steps_on_synthetic_marks_lower_the_loss():
         losses.append(loss.item())
     assert set(terms) == {"bce", "dice"}
     assert np.mean(losses[-3:]) < 0.9 * losses[0], losses
-    metrics = model.validation_metrics(inputs)
+    metrics = model.validation_metrics(inputs, clean)
     assert 0 <= metrics["val_iou"] <= 1 and 0 <= metrics["val_false_alarm"] <= 1
 
 

@@ -10,6 +10,7 @@ from dataclasses import fields
 from functools import cache
 
 from aepipe.errors import ModelError
+from aepipe.images.fill import FILL_MODEL
 from aepipe.runtime.anomaly.domain import DOMAIN_CHECK_TASK, DomainCheck, DomainScoring
 from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.codec.learned import load_codec
@@ -104,7 +105,10 @@ def _build(options: TaskOptions) -> Task:
         scoring = AnomalyScoring.from_dict(model.card.anomaly)
         return AnomalyTask(model, sha256, scoring, options)
     if name is TaskName.INPAINT:
-        return InpaintTask(options, load_detector(options))
+        if options.fill != FILL_MODEL:
+            return InpaintTask(options, load_detector(options))
+        model, sha256 = load_model(options.model, name, threads=options.threads)
+        return InpaintTask(options, load_detector(options), model, sha256)
     if name is TaskName.SEGMENT:
         detector = load_detector(options)
         assert detector is not None  # the segment task always has its model

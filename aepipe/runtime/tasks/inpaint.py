@@ -9,9 +9,10 @@ Where the hole comes from, first match wins:
     detector    the mark segmenter (``--detector``, default the shipped one): what it masks
     none        neither: the image comes back unchanged and the row says so
 
-The hole is filled from its surroundings with OpenCV (``--fill ns|telea``); every pixel
-outside it comes back bit for bit. A row carries ``mask_source``, ``mask_area`` and
-``filled``.
+The hole is filled from its surroundings with OpenCV (``--fill ns|telea``) or an inpainting
+network (``--fill model``: the image with the hole blanked and the hole as a fourth channel
+in, the filled image out, tiled like every model); every pixel outside it comes back bit for
+bit. A row carries ``mask_source``, ``mask_area`` and ``filled``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ import numpy as np
 from aepipe.errors import ImageError
 from aepipe.images import DecodedImage, decode, to_float
 from aepipe.images.fill import inpaint_classical
+from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import TaskOptions
+from aepipe.runtime.tasks.anomaly import as_rgb
 from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
 from aepipe.runtime.tasks.names import SIBLING_SUFFIXES, TaskName
 from aepipe.runtime.tasks.segment import MarkDetector
+from aepipe.runtime.tasks.tiled import run_tiled
 
 MASK_SUFFIX = SIBLING_SUFFIXES[TaskName.INPAINT]
 
@@ -43,19 +47,21 @@ class MaskedImage(DecodedImage):
 class InpaintTask(ImageIO):
     options: TaskOptions  # the fill method
     detector: MarkDetector | None  # where holes come from when an image has no alpha
+    model: OnnxModel | None = None  # --fill model: the inpainting network
+    model_sha256: str = ""
     name: TaskName = TaskName.INPAINT
 
     @property
     def provenance(self) -> Mapping[str, str]:
         detector = self.detector.model_sha256 if self.detector else "none"
-        return provenance_of(detector, {"task": str(self.name), "fill": self.options.fill})
+        params = {"task": str(self.name), "fill": self.options.fill, "detector": detector}
+        return provenance_of(self.model_sha256 or "opencv", params)
 
     @property
     def runtime(self) -> TaskRuntime:
-        if self.detector is None:
-            return TaskRuntime(None, [])
-        model = self.detector.model
-        return TaskRuntime(model.card.name, model.providers)
+        models = [m for m in (self.model, self.detector and self.detector.model) if m]
+        providers = sorted({p for m in models for p in m.providers})
+        return TaskRuntime([m.card.name for m in models] or None, providers)
 
     def read(
         self, data: bytes, key: str, max_pixels: int, sibling: bytes | None = None
@@ -77,13 +83,27 @@ class InpaintTask(ImageIO):
         hole, source, alpha = self._hole(image)
         pixels = image.pixels
         if hole.any():
-            pixels = inpaint_classical(pixels, hole, self.options.fill)
+            pixels = self._fill(pixels, hole)
         fields = {
             "mask_source": source,
             "mask_area": round(float(hole.mean()), 6),
             "filled": bool(hole.any()),
         }
         return TaskOutput(pixels, alpha, fields)
+
+    def _fill(self, pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            return inpaint_classical(pixels, hole, self.options.fill)
+        rgb = as_rgb(pixels)
+        blank = np.where(hole[..., None], 0, rgb).astype(rgb.dtype)
+        full = np.iinfo(rgb.dtype).max if rgb.dtype.kind in "ui" else 1
+        x = np.dstack([blank, (hole * full).astype(rgb.dtype)])
+        filled = run_tiled(self.model, x, self.options, out_channels=3)
+        if pixels.shape[2] == 1:
+            filled = filled.mean(axis=2, keepdims=True).round().astype(pixels.dtype)
+        out = pixels.copy()
+        out[hole] = filled[hole]
+        return out
 
     def _hole(self, image: DecodedImage) -> tuple[np.ndarray, str, np.ndarray | None]:
         """(hole mask, where it came from, the alpha the output keeps)."""

@@ -80,7 +80,9 @@ class HasTrainingLoss(Protocol):
 class HasValidationMetrics(Protocol):
     """A network whose output is not an image (a mask): it says what validation measures."""
 
-    def validation_metrics(self, inputs: dict[str, torch.Tensor]) -> dict[str, float]: ...
+    def validation_metrics(
+        self, inputs: dict[str, torch.Tensor], clean: torch.Tensor
+    ) -> dict[str, float]: ...
 
 
 def training_loss(

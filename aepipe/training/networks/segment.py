@@ -60,7 +60,9 @@ class SegmentUNet(UNet):
         return cross_entropy + dice, terms
 
     @torch.no_grad()
-    def validation_metrics(self, inputs: dict[str, torch.Tensor]) -> dict[str, float]:
+    def validation_metrics(
+        self, inputs: dict[str, torch.Tensor], clean: torch.Tensor
+    ) -> dict[str, float]:
         """IoU of the 0.5-thresholded mask, and the share of unmarked pixels flagged."""
         mask = target_mask(inputs) > 0.5
         found = self(inputs["x"]) > 0.5

@@ -4,7 +4,7 @@ every other pixel unchanged."""
 import numpy as np
 import pytest
 from imagefactory import save
-from modelfactory import photo_like, white_mark_segmenter
+from modelfactory import grey_filler, photo_like, white_mark_segmenter
 
 from aepipe.images import decode
 from aepipe.images.fill import inpaint_classical
@@ -70,3 +70,20 @@ def test_sixteen_bit_images_are_filled_per_channel():
     filled = inpaint_classical(marked, hole, "ns")
     assert filled.dtype == np.uint16 and np.array_equal(filled[~hole], pixels[~hole])
     assert np.abs(filled[hole].astype(int) - pixels[hole]).mean() < 8 * 257
+
+
+def test_an_inpainting_network_fills_the_hole_and_nothing_else(tmp_path):
+    card = ModelCard(name="grey", task="inpaint", in_channels=4, tile=48, tile_overlap=8)
+    model = str(grey_filler(tmp_path / "grey.onnx", card))
+    pixels = photo()
+    alpha = np.full(pixels.shape[:2], 255, np.uint8)
+    alpha[10:50, 30:33] = 0
+    hole = alpha == 0
+    task = build_task(TaskOptions(task="inpaint", fill="model", model=model, detector="none"))
+    output = task.apply(decode(save(np.dstack([pixels, alpha])), "a.png"))
+    assert np.array_equal(output.pixels[~hole], pixels[~hole])
+    assert np.all(np.abs(output.pixels[hole].astype(int) - 128) <= 1)
+    classical = build_task(TaskOptions(task="inpaint", detector="none"))
+    assert task.provenance != classical.provenance
+    gray = decode(save(np.dstack([pixels[..., 0], alpha])), "g.png")  # LA: gray with alpha
+    assert task.apply(gray).pixels.shape == (*pixels.shape[:2], 1)
