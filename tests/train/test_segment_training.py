@@ -40,9 +40,9 @@ def test_a_few_steps_on_synthetic_marks_lower_the_loss():
     model = create_model("mark-segment-unet-s")
     clean = torch.rand(4, 3, 32, 32) * 0.5 + 0.25
     inputs = DEGRADATIONS["segment"](clean, torch.Generator().manual_seed(1))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
     losses = []
-    for _ in range(10):
+    for _ in range(15):
         loss, terms = training_loss(model, inputs, clean)
         optimizer.zero_grad()
         loss.backward()
