@@ -213,6 +213,11 @@ def eval_command(args: argparse.Namespace) -> None:
         )
         report = run_anomaly_eval(anomaly)
         table = report.markdown()
+    elif args.task == "inpaint":
+        from aepipe.tools.evaluation.inpaint import run_inpaint_eval
+
+        report = run_inpaint_eval(from_namespace(EvalConfig, args))
+        table = report.markdown()
     elif args.task == "segment":
         from aepipe.tools.evaluation.segment import run_segment_eval
 

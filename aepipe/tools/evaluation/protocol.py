@@ -46,6 +46,8 @@ PROTOCOLS = {
     "(radius 3) gets the true mask; PSNR/SSIM on RGB",
 }
 EVAL_TASKS = tuple(PROTOCOLS)
+#: Evaluations with protocols of their own (their modules in tools/evaluation say how).
+OTHER_EVALS = (TaskName.COMPRESS, TaskName.ANOMALY, TaskName.SEGMENT, TaskName.INPAINT)
 
 
 class EvalError(AepipeError):
@@ -57,7 +59,7 @@ class EvalConfig:
     data_dir: Path = option("folder of clean images (e.g. CBSD68)", positional=True)
     task: str = option(
         "what to evaluate (trust: the domain check beside --model)",
-        choices=(*EVAL_TASKS, TaskName.COMPRESS, TaskName.ANOMALY, TaskName.SEGMENT, "trust"),
+        choices=(*EVAL_TASKS, *OTHER_EVALS, "trust"),
     )
     model: str | None = option("registry name, .onnx path or s3:// URI", None)
     noise_level: float = option("denoise: σ on the 0–255 scale", 25.0)
@@ -83,7 +85,7 @@ class EvalConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.task not in (*EVAL_TASKS, TaskName.SEGMENT):
+        if self.task not in (*EVAL_TASKS, TaskName.SEGMENT, TaskName.INPAINT):
             raise EvalError(f"eval supports {', '.join(EVAL_TASKS)}, not {self.task!r}")
         if self.limit is not None and self.limit < 1:
             raise EvalError("--limit must be at least 1")

@@ -1,4 +1,4 @@
-"""``aepipe eval --task segment``: mask agreement figures and a run through the CLI."""
+"""``aepipe eval --task segment`` and ``--task inpaint``: their figures, run through the CLI."""
 
 import json
 from pathlib import Path
@@ -44,3 +44,19 @@ def test_eval_segment_runs_from_the_cli(tmp_path: Path):
         report = json.loads(out.read_text())
         assert report["task"] == "segment" and len(report["images"]) == 2
     assert not any(row["detected"] for row in report["images"])  # unmarked, dim: nothing found
+
+
+def test_eval_inpaint_compares_the_fills_inside_the_holes(tmp_path: Path):
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for index in range(2):
+        write_png(folder / f"img{index}.png", smooth_rgb(64, 80, index))
+    out = tmp_path / "inpaint.json"
+    assert main(["eval", str(folder), "--task", "inpaint", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["fills"] == ["ns", "telea"]  # no inpainting network shipped, none given
+    assert [(r["name"], r["hole"]) for r in report["images"]] == [
+        ("img0.png", "free-form"), ("img0.png", "marks"),
+        ("img1.png", "free-form"), ("img1.png", "marks"),
+    ]  # fmt: skip
+    assert all(r["ns"]["psnr"] > 15 and 0 < r["area"] < 0.5 for r in report["images"])
