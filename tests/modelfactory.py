@@ -26,11 +26,7 @@ def blur_autoencoder(path: Path, card: ModelCard) -> Path:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])],
         [numpy_helper.from_array(weight, "w")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    helper.set_model_props(model, {CARD_METADATA_KEY: card.to_json()})
-    onnx.save(model, str(path))
-    return path
+    return _save(graph, card, path)
 
 
 def white_mark_segmenter(path: Path, card: ModelCard) -> Path:
@@ -52,11 +48,7 @@ def white_mark_segmenter(path: Path, card: ModelCard) -> Path:
             numpy_helper.from_array(np.array(60.0, np.float32), "steepness"),
         ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    helper.set_model_props(model, {CARD_METADATA_KEY: card.to_json()})
-    onnx.save(model, str(path))
-    return path
+    return _save(graph, card, path)
 
 
 def grey_filler(path: Path, card: ModelCard) -> Path:
@@ -77,6 +69,11 @@ def grey_filler(path: Path, card: ModelCard) -> Path:
             numpy_helper.from_array(np.array(0.5, np.float32), "grey"),
         ],
     )
+    return _save(graph, card, path)
+
+
+def _save(graph: onnx.GraphProto, card: ModelCard, path: Path) -> Path:
+    """``graph`` as an opset-17 model carrying ``card``, written to ``path``."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     helper.set_model_props(model, {CARD_METADATA_KEY: card.to_json()})

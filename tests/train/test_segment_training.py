@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from imagefactory import save
+from test_task_nets import loss_curve
 
 from aepipe.cli import main
 from aepipe.training.data import PatchSampler, load_masked_images
@@ -40,14 +41,8 @@ def test_a_few_steps_on_synthetic_marks_lower_the_loss():
     model = create_model("mark-segment-unet-s")
     clean = torch.rand(4, 3, 32, 32) * 0.5 + 0.25
     inputs = DEGRADATIONS["segment"](clean, torch.Generator().manual_seed(1))
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
-    losses = []
-    for _ in range(15):
-        loss, terms = training_loss(model, inputs, clean)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = loss_curve(model, inputs, clean, steps=15, lr=3e-4)
+    _, terms = training_loss(model, inputs, clean)
     assert set(terms) == {"bce", "dice"}
     assert np.mean(losses[-3:]) < 0.9 * losses[0], losses
     metrics = model.validation_metrics(inputs, clean)

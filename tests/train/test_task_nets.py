@@ -40,11 +40,21 @@ def clean() -> torch.Tensor:
 
 
 def train_losses(name: str, clean: torch.Tensor, steps: int = 10) -> list[float]:
-    """The trainer's loss (the model's own, else L1) over Adam steps on one degraded batch."""
+    """The trainer's loss over Adam steps on one batch with ``name``'s task degradation."""
     torch.manual_seed(0)
-    model = create_model(name)
     inputs = DEGRADATIONS[TASKS[name]](clean.clone(), torch.Generator().manual_seed(0))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return loss_curve(create_model(name), inputs, clean, steps)
+
+
+def loss_curve(
+    model: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    clean: torch.Tensor,
+    steps: int = 10,
+    lr: float = 1e-3,
+) -> list[float]:
+    """The trainer's loss (the model's own, else L1) over Adam steps on one degraded batch."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
         loss, _ = training_loss(model, inputs, clean)
