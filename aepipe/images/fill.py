@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from aepipe.images.pixels import max_value
+
 INPAINT_RADIUS = 3
 FILL_METHODS = {"ns": cv2.INPAINT_NS, "telea": cv2.INPAINT_TELEA}
 FILL_MODEL = "model"  # ``--fill model``: an inpainting network instead (runtime/tasks/inpaint)
@@ -29,10 +31,9 @@ def inpaint_classical(pixels: np.ndarray, hole: np.ndarray, method: str = "ns") 
         cv2.inpaint(np.ascontiguousarray(pixels[..., c], np.float32), mask, INPAINT_RADIUS, flag)
         for c in range(pixels.shape[2])
     ]
-    limit = np.iinfo(pixels.dtype).max if pixels.dtype.kind in "ui" else None
     filled = np.stack(planes, axis=2)
-    if limit is not None:
-        filled = np.clip(np.rint(filled), 0, limit)
+    if pixels.dtype.kind in "ui":
+        filled = np.clip(np.rint(filled), 0, max_value(pixels.dtype))
     return filled.astype(pixels.dtype)
 
 

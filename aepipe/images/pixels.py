@@ -33,6 +33,12 @@ def max_value(dtype: DTypeLike) -> float:
     return float(_INT_MAX.get(dtype_name(dtype), 1.0))
 
 
+def as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """H x W x 3 in the native dtype: gray replicated, colour as is (alpha is never in
+    ``pixels``: decoding keeps it apart)."""
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+
+
 def to_float(arr: np.ndarray) -> np.ndarray:
     """Native samples -> float32 where 1.0 is full intensity.
 

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from aepipe.images import IMAGE_SUFFIXES
+from aepipe.runtime.tasks.names import MASK_EXTENSION
 from aepipe.storage import open_storage
 
 
@@ -29,7 +30,7 @@ def load_masked_images(images: str, masks: str, short_side: int = 0) -> list[np.
     patch and its mask are cropped and turned together. A mask is ``<stem>.png`` or
     ``<stem>.mask.png`` under ``masks``, the image's size; every image needs one."""
     found = {
-        PurePosixPath(key).name.removesuffix(".mask.png").rsplit(".", 1)[0]: mask
+        PurePosixPath(key).name.removesuffix(MASK_EXTENSION).rsplit(".", 1)[0]: mask
         for key, mask in _load_images(masks, short_side, "L", Image.Resampling.NEAREST)
     }
     pairs = []

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from aepipe.images import DecodedImage, ImageInfo, encode, to_float
+from aepipe.images import DecodedImage, ImageInfo, as_rgb, encode, to_float
 from aepipe.runtime.anomaly.heatmap import heatmap
 from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.model.session import OnnxModel
@@ -91,8 +91,3 @@ def reconstruct(model: OnnxModel, rgb: np.ndarray, options: TaskOptions) -> np.n
     padded = np.pad(rgb, ((margin, margin), (margin, margin), (0, 0)), mode="reflect")
     out = run_tiled(model, padded, options)
     return out[margin : margin + rgb.shape[0], margin : margin + rgb.shape[1]]
-
-
-def as_rgb(pixels: np.ndarray) -> np.ndarray:
-    """H x W x 3 in the native dtype: gray replicated, colour as is."""
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels

@@ -55,22 +55,21 @@ def load_detector(options: TaskOptions) -> MarkDetector | None:
     ``--detector``, else the remover's companion in the zoo. ``--detector none``: none."""
     if options.task is TaskName.SEGMENT:
         spec = options.model
-    elif options.task is TaskName.INPAINT:
-        if options.detector == "none" or (options.detector is None and not shipped_segmenter()):
-            return None
-        spec = options.detector
+    elif options.detector == "none":
+        return None
     else:
-        if options.detector == "none":
-            return None
-        spec = options.detector or companion(options.model, options.task, "detector")
+        spec = options.detector or _default_detector(options)
         if spec is None:
             return None
     model, sha256 = load_model(spec, TaskName.SEGMENT, threads=options.threads)
     return MarkDetector(model, sha256, options)
 
 
-def shipped_segmenter() -> bool:
-    return shipped_default(TaskName.SEGMENT) is not None
+def _default_detector(options: TaskOptions) -> str | None:
+    if options.task is TaskName.INPAINT:
+        shipped = shipped_default(TaskName.SEGMENT)
+        return shipped.card.name if shipped else None
+    return companion(options.model, options.task, "detector")
 
 
 @cache

@@ -18,29 +18,26 @@ bit. A row carries ``mask_source``, ``mask_area`` and ``filled``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from aepipe.errors import ImageError
-from aepipe.images import DecodedImage, decode, to_float
+from aepipe.images import DecodedImage, as_rgb, decode, max_value, to_float
 from aepipe.images.fill import inpaint_classical
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import TaskOptions
-from aepipe.runtime.tasks.anomaly import as_rgb
 from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
-from aepipe.runtime.tasks.names import SIBLING_SUFFIXES, TaskName
+from aepipe.runtime.tasks.names import MASK_EXTENSION, TaskName
 from aepipe.runtime.tasks.segment import MarkDetector
 from aepipe.runtime.tasks.tiled import run_tiled
-
-MASK_SUFFIX = SIBLING_SUFFIXES[TaskName.INPAINT]
 
 
 @dataclass(frozen=True)
 class MaskedImage(DecodedImage):
     """An image whose hole came with it (its sibling mask)."""
 
-    hole: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+    hole: np.ndarray  # H x W bool
 
 
 @dataclass
@@ -69,11 +66,11 @@ class InpaintTask(ImageIO):
         image = decode(data, key, max_pixels=max_pixels)
         if sibling is None:
             return image
-        mask = decode(sibling, key + f" (its {MASK_SUFFIX})", max_pixels=max_pixels).pixels
+        mask = decode(sibling, key + f" (its {MASK_EXTENSION})", max_pixels=max_pixels).pixels
         if mask.shape[:2] != image.pixels.shape[:2]:
             raise ImageError(
                 key,
-                f"its {MASK_SUFFIX} is {mask.shape[1]}x{mask.shape[0]}, the image "
+                f"its {MASK_EXTENSION} is {mask.shape[1]}x{mask.shape[0]}, the image "
                 f"{image.info.width}x{image.info.height}",
             )
         hole = to_float(mask).max(axis=2) > 0.5
@@ -96,8 +93,7 @@ class InpaintTask(ImageIO):
             return inpaint_classical(pixels, hole, self.options.fill)
         rgb = as_rgb(pixels)
         blank = np.where(hole[..., None], 0, rgb).astype(rgb.dtype)
-        full = np.iinfo(rgb.dtype).max if rgb.dtype.kind in "ui" else 1
-        x = np.dstack([blank, (hole * full).astype(rgb.dtype)])
+        x = np.dstack([blank, (hole * max_value(rgb.dtype)).astype(rgb.dtype)])
         filled = run_tiled(self.model, x, self.options, out_channels=3)
         if pixels.shape[2] == 1:
             filled = filled.mean(axis=2, keepdims=True).round().astype(pixels.dtype)
@@ -110,7 +106,7 @@ class InpaintTask(ImageIO):
         if isinstance(image, MaskedImage):
             return image.hole, "mask", image.alpha
         if image.alpha is not None:
-            transparent = image.alpha < (np.iinfo(image.alpha.dtype).max + 1) // 2
+            transparent = image.alpha < max_value(image.alpha.dtype) / 2
             if transparent.any():
                 return transparent, "alpha", None
         if self.detector is not None:

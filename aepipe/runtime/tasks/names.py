@@ -17,9 +17,11 @@ class TaskName(StrEnum):
     INPAINT = "inpaint"  # fill the holes (transparency, or what the segmenter masks)
 
 
+#: What ``segment`` writes for each image and ``inpaint`` reads beside it (white = mark/hole).
+MASK_EXTENSION = ".mask.png"
 #: Tasks whose inputs may have a sibling object beside them in SOURCE (inpaint: the hole as
 #: ``<stem>.mask.png``): fetched with each input, and never an input themselves.
-SIBLING_SUFFIXES = {TaskName.INPAINT: ".mask.png"}
+SIBLING_SUFFIXES = {TaskName.INPAINT: MASK_EXTENSION}
 
 #: Image-to-image tasks served by one tiled ONNX model each (``RestoreTask``).
 RESTORATION_TASKS = (TaskName.DENOISE, TaskName.UNWATERMARK, TaskName.SUPERRES)

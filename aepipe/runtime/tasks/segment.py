@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from aepipe.images import DecodedImage, ImageInfo, encode, to_float
+from aepipe.images import DecodedImage, ImageInfo, as_rgb, encode, to_float
 from aepipe.images.fill import grow
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import ChunkOptions, TaskOptions
@@ -28,10 +28,8 @@ from aepipe.runtime.tasks.base import (
     derived_png_info,
     provenance_of,
 )
-from aepipe.runtime.tasks.names import TaskName
+from aepipe.runtime.tasks.names import MASK_EXTENSION, TaskName
 from aepipe.runtime.tasks.tiled import run_tiled
-
-MASK_EXTENSION = ".mask.png"
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,8 @@ class MarkDetector:
     rule: MaskRule = MaskRule()
 
     def probability(self, pixels: np.ndarray) -> np.ndarray:
-        """H x W float32 probability that each pixel is marked (gray and RGBA as RGB)."""
-        rgb = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels[..., :3]
-        out = run_tiled(self.model, rgb, self.options, out_channels=1)
+        """H x W float32 probability that each pixel is marked (gray as RGB)."""
+        out = run_tiled(self.model, as_rgb(pixels), self.options, out_channels=1)
         return to_float(out)[..., 0]
 
     def detect(self, pixels: np.ndarray) -> Detection:

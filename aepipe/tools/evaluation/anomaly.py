@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 
 from aepipe.degrade.defects import DEFECT_KINDS, add_defect
-from aepipe.images import decode, from_float, to_float
+from aepipe.images import as_rgb, decode, from_float, to_float
 from aepipe.images.filters import gaussian_blur
 from aepipe.metrics import ssim_map
 from aepipe.runtime.anomaly.scoring import AnomalyScoring, fit_scoring
 from aepipe.runtime.options import TaskOptions
-from aepipe.runtime.tasks.anomaly import AnomalyTask, as_rgb, reconstruct
+from aepipe.runtime.tasks.anomaly import AnomalyTask, reconstruct
 from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.tools.evaluation.dataset import list_images

@@ -23,7 +23,7 @@ import numpy as np
 
 from aepipe.degrade import add_watermark, unseen_style
 from aepipe.degrade.holes import free_form_hole
-from aepipe.images import DecodedImage, decode, encode, from_float, to_float
+from aepipe.images import DecodedImage, as_rgb, decode, encode, from_float, to_float
 from aepipe.images.fill import FILL_METHODS, FILL_MODEL
 from aepipe.metrics import psnr, ssim_map
 from aepipe.runtime.model.zoo import shipped_default
@@ -91,7 +91,7 @@ def run_inpaint_eval(config: EvalConfig) -> InpaintEvalReport:
     paths = list_images(config.data_dir, config.limit)
     for index, path in enumerate(paths):
         clean = load_clean(path)
-        rgb = np.repeat(clean.pixels, 3, axis=2) if clean.pixels.shape[2] == 1 else clean.pixels
+        rgb = as_rgb(clean.pixels)
         for kind in HOLE_KINDS:
             hole = _hole(kind, rgb, config.seed + index)
             row: dict[str, Any] = {"name": path.name, "hole": kind, "area": float(hole.mean())}

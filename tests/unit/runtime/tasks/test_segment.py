@@ -12,7 +12,8 @@ from aepipe.images import decode
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.tasks.build import build_task
-from aepipe.runtime.tasks.segment import MASK_EXTENSION, SegmentTask
+from aepipe.runtime.tasks.names import MASK_EXTENSION
+from aepipe.runtime.tasks.segment import SegmentTask
 
 
 @pytest.fixture(scope="module")
