@@ -19,18 +19,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from aepipe.images import DecodedImage, ImageInfo, as_rgb, encode, to_float
+from aepipe.images import DecodedImage, as_rgb, to_float
 from aepipe.runtime.anomaly.heatmap import heatmap
 from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.model.session import OnnxModel
-from aepipe.runtime.options import ChunkOptions, TaskOptions
-from aepipe.runtime.tasks.base import (
-    ImageIO,
-    TaskOutput,
-    TaskRuntime,
-    derived_png_info,
-    provenance_of,
-)
+from aepipe.runtime.options import TaskOptions
+from aepipe.runtime.tasks.base import MapIO, TaskOutput, TaskRuntime, provenance_of
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.runtime.tasks.tiled import run_tiled
 
@@ -42,13 +36,14 @@ MIRROR = 8
 
 
 @dataclass
-class AnomalyTask(ImageIO):
+class AnomalyTask(MapIO):
     model: OnnxModel
     model_sha256: str
     scoring: AnomalyScoring
     options: TaskOptions
     name: TaskName = TaskName.ANOMALY
     output_key_field: ClassVar[str | None] = "anomaly_map_key"
+    map_extension: ClassVar[str] = HEATMAP_EXTENSION
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -74,15 +69,6 @@ class AnomalyTask(ImageIO):
         return TaskOutput(
             heatmap(rgb, distance, self.scoring.threshold), None, fields, reconstruction=compared
         )
-
-    def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
-        return encode(output.pixels, derived_png_info(info, channels=3), format="PNG")
-
-    def output_extension(self, info: ImageInfo, options: ChunkOptions) -> str:
-        return HEATMAP_EXTENSION
-
-    def predicted_extension(self, key: str, options: ChunkOptions) -> str | None:
-        return HEATMAP_EXTENSION
 
 
 def reconstruct(model: OnnxModel, rgb: np.ndarray, options: TaskOptions) -> np.ndarray:

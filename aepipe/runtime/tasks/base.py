@@ -128,7 +128,24 @@ class ImageIO:
         return extension_for(written_format(input_format, options.format))
 
 
-def derived_png_info(info: ImageInfo, *, channels: int) -> ImageInfo:
+class MapIO(ImageIO):
+    """Image in, a map derived from it out (an anomaly heatmap, a mark mask): an 8-bit PNG
+    (RGB or gray, as the map is) named ``<stem>`` + ``map_extension``, whatever the input was."""
+
+    map_extension: ClassVar[str]
+
+    def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
+        channels = output.pixels.shape[2]
+        return encode(output.pixels, _map_png_info(info, channels=channels), format="PNG")
+
+    def output_extension(self, info: ImageInfo, options: ChunkOptions) -> str:
+        return self.map_extension
+
+    def predicted_extension(self, key: str, options: ChunkOptions) -> str | None:
+        return self.map_extension
+
+
+def _map_png_info(info: ImageInfo, *, channels: int) -> ImageInfo:
     """What a map derived from an image is (an anomaly heatmap: RGB; a mask: gray), whatever
     the image was: an 8-bit PNG of its size without its metadata."""
     return ImageInfo(

@@ -17,17 +17,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from aepipe.images import DecodedImage, ImageInfo, as_rgb, encode, to_float
+from aepipe.images import DecodedImage, as_rgb, to_float
 from aepipe.images.fill import grow
 from aepipe.runtime.model.session import OnnxModel
-from aepipe.runtime.options import ChunkOptions, TaskOptions
-from aepipe.runtime.tasks.base import (
-    ImageIO,
-    TaskOutput,
-    TaskRuntime,
-    derived_png_info,
-    provenance_of,
-)
+from aepipe.runtime.options import TaskOptions
+from aepipe.runtime.tasks.base import MapIO, TaskOutput, TaskRuntime, provenance_of
 from aepipe.runtime.tasks.names import MASK_EXTENSION, TaskName
 from aepipe.runtime.tasks.tiled import run_tiled
 
@@ -80,12 +74,13 @@ class MarkDetector:
 
 
 @dataclass
-class SegmentTask(ImageIO):
+class SegmentTask(MapIO):
     """``--task segment``: one ``<stem>.mask.png`` per image, and the mask's area per row."""
 
     detector: MarkDetector
     name: TaskName = TaskName.SEGMENT
     output_key_field: ClassVar[str | None] = "mask_key"
+    map_extension: ClassVar[str] = MASK_EXTENSION
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -100,12 +95,3 @@ class SegmentTask(ImageIO):
         detection = self.detector.detect(image.pixels)
         mask = (detection.mask * 255).astype(np.uint8)[..., None]
         return TaskOutput(mask, None, detection.fields(), compare_to_input=False)
-
-    def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
-        return encode(output.pixels, derived_png_info(info, channels=1), format="PNG")
-
-    def output_extension(self, info: ImageInfo, options: ChunkOptions) -> str:
-        return MASK_EXTENSION
-
-    def predicted_extension(self, key: str, options: ChunkOptions) -> str | None:
-        return MASK_EXTENSION
