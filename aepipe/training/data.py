@@ -7,6 +7,7 @@ a 2-core machine.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from aepipe.images import IMAGE_SUFFIXES
+from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.tasks.names import MASK_EXTENSION
 from aepipe.storage import open_storage
 
@@ -74,11 +76,18 @@ def split_holdout(images: Sequence[np.ndarray], holdout: int) -> tuple[list, lis
 @dataclass
 class PatchSampler:
     """Draws batches of augmented patches (random crop, flips, 90° rotations), with every
-    channel the images have (a mask stacked as a fourth one comes along)."""
+    channel the images have (a mask stacked as a fourth one comes along).
+
+    ``zoom`` = (low, high) rescales each patch by a factor drawn log-uniformly between them:
+    its region is ``patch / zoom`` pixels a side, resized to ``patch`` (bicubic, antialiased
+    when it shrinks). A network then sees the detail of scans both larger and smaller than
+    its training photos. (1, 1) cuts patches as they are and draws nothing for the scale.
+    """
 
     images: Sequence[np.ndarray]
     patch: int
     rng: np.random.Generator
+    zoom: tuple[float, float] = (1.0, 1.0)
 
     def batch(self, size: int) -> np.ndarray:
         """N x C x patch x patch float32 in [0, 1]."""
@@ -90,12 +99,23 @@ class PatchSampler:
 
     def _one(self) -> np.ndarray:
         image = self.images[int(self.rng.integers(len(self.images)))]
-        top = self.rng.integers(image.shape[0] - self.patch + 1)
-        left = self.rng.integers(image.shape[1] - self.patch + 1)
-        crop = image[top : top + self.patch, left : left + self.patch]
+        side = self._region_side(image)
+        top = self.rng.integers(image.shape[0] - side + 1)
+        left = self.rng.integers(image.shape[1] - side + 1)
+        crop = image[top : top + side, left : left + side]
+        if side != self.patch:
+            crop = resize_bicubic(crop, (self.patch, self.patch))
         if self.rng.random() < 0.5:
             crop = crop[:, ::-1]
         return np.rot90(crop, k=int(self.rng.integers(4)))
+
+    def _region_side(self, image: np.ndarray) -> int:
+        """Side of the region a patch is cut from: ``patch / zoom``, within the image."""
+        low, high = self.zoom
+        if low == high == 1:
+            return self.patch
+        zoom = math.exp(self.rng.uniform(math.log(low), math.log(high)))
+        return min(round(self.patch / zoom), *image.shape[:2])
 
 
 def center_crops(images: Sequence[np.ndarray], size: int) -> np.ndarray:

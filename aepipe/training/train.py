@@ -82,6 +82,9 @@ DEGRADATIONS: dict[str, Degradation] = {
     "segment": mark_segmentation,  # where a watermark is: its alpha, thresholded
     "inpaint": inpainting_holes,  # fill a hole (brush strokes, mark shapes) from around it
 }
+#: Tasks whose patches are rescaled (``PatchSampler.zoom``): a detector must not take the
+#: detail of a larger or smaller scan than its training photos for what it detects.
+PATCH_ZOOM = {"segment": (0.5, 2.0)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,7 +194,12 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed patch sizes: fastest kernels, once
         assert config.holdout is not None  # resolved above
         train_images, val_images = split_holdout(images, config.holdout)
-        self.sampler = PatchSampler(train_images, config.patch, np.random.default_rng(config.seed))
+        self.sampler = PatchSampler(
+            train_images,
+            config.patch,
+            np.random.default_rng(config.seed),
+            zoom=PATCH_ZOOM.get(config.task, (1.0, 1.0)),
+        )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.degrade = given_masks if config.masks else DEGRADATIONS[config.task]
         val_clean = torch.from_numpy(center_crops(val_images, validation_side(val_images)))
