@@ -120,7 +120,10 @@ def test_cli_denoise_model_only_writes_json_and_markdown(tiny_set, tmp_path, cap
 def test_cli_self_ensemble_labels_the_model_row_and_is_refused_for_the_codec(tiny_set, capsys):
     argv = ["eval", str(tiny_set), "--task", "unwatermark", "--no-baseline", "--self-ensemble"]
     assert main(argv) == 0
-    assert "| mean of 2 | unwatermark-unet-s x8 " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| mean of 2 | unwatermark-unet-s x8 " in out
+    assert "| mean of 2 | unwatermark-unet-s x8 (ungated) " in out
+    assert "| mean of 2 | mark-segment-unet-s + inpaint NS " in out  # detect, then fill
     assert main(["eval", str(tiny_set), "--task", "compress", "--self-ensemble"]) == 1
     assert "--self-ensemble is for restoration tasks" in capsys.readouterr().err
 
