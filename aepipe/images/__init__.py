@@ -12,7 +12,14 @@ from aepipe.images.fileio import (
     output_format,
     written_format,
 )
-from aepipe.images.pixels import SUPPORTED_DTYPES, as_rgb, from_float, max_value, to_float
+from aepipe.images.pixels import (
+    SUPPORTED_DTYPES,
+    as_dtype,
+    as_rgb,
+    from_float,
+    max_value,
+    to_float,
+)
 from aepipe.images.sniff import IMAGE_SUFFIXES, READABLE_FORMATS, sniff_format
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "DecodedImage",
     "EncodeWarning",
     "ImageInfo",
+    "as_dtype",
     "as_rgb",
     "decode",
     "encode",

@@ -25,7 +25,7 @@ from PIL import Image, ImageFile
 
 from aepipe.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedImageError
 from aepipe.images.deep import decode_deep, encode_deep
-from aepipe.images.pixels import dtype_name, from_float, to_float
+from aepipe.images.pixels import as_dtype, dtype_name
 from aepipe.images.sniff import READABLE_FORMATS, describe_prefix, sniff_format
 
 #: Pillow's own hard limit (2 x the default ``Image.MAX_IMAGE_PIXELS``, ~179 MP, about
@@ -351,8 +351,8 @@ def _storable(
     target = _storable_dtype(source, pixels.shape[2] == 1 and alpha is None, fmt)
     if target != source:
         notes.append(f"{fmt} output cannot hold these {source} samples: written as {target}")
-        pixels = from_float(to_float(pixels), target)
-        alpha = None if alpha is None else from_float(to_float(alpha), target)
+        pixels = as_dtype(pixels, target)
+        alpha = None if alpha is None else as_dtype(alpha, target)
     return pixels, alpha, notes
 
 

@@ -18,6 +18,8 @@ DTypeLike: TypeAlias = npt.DTypeLike
 SUPPORTED_DTYPES = ("uint8", "uint16", "float32")
 
 _INT_MAX = {"uint8": 255, "uint16": 65535}
+#: Rows converted at a time by :func:`as_dtype`.
+BAND_ROWS = 256
 
 
 def dtype_name(dtype: DTypeLike) -> str:
@@ -67,3 +69,17 @@ def from_float(x: np.ndarray, dtype: DTypeLike) -> np.ndarray:
     np.clip(scaled, 0, top, out=scaled)
     np.nan_to_num(scaled, copy=False, nan=0.0)
     return scaled.astype(name)
+
+
+def as_dtype(pixels: np.ndarray, dtype: DTypeLike) -> np.ndarray:
+    """``pixels`` in another native ``dtype`` (as ``from_float(to_float(...))`` would give),
+    converted band by band: a 64-megapixel image never has a whole float32 copy (768 MB) and
+    its temporaries. The array itself when it already has that dtype."""
+    name = dtype_name(dtype)
+    if pixels.dtype == np.dtype(name):
+        return pixels
+    out = np.empty(pixels.shape, dtype=name)
+    for top in range(0, pixels.shape[0], BAND_ROWS):
+        band = slice(top, top + BAND_ROWS)
+        out[band] = from_float(to_float(pixels[band]), name)
+    return out

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from aepipe.errors import AepipeError
-from aepipe.images import decode, from_float, to_float
+from aepipe.images import as_dtype, decode
 from aepipe.runtime.reports.html import Gallery, GalleryItem, Thumbnail
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
 from aepipe.storage import Storage
@@ -32,7 +32,7 @@ PER_GALLERY = 8
 def thumbnail_png(data: bytes, key: str, side: int = THUMBNAIL_SIDE) -> bytes:
     """An 8-bit RGB PNG of at most ``side`` px a side of the image in ``data``."""
     image = decode(data, key)
-    pixels = from_float(to_float(image.pixels), "uint8")
+    pixels = as_dtype(image.pixels, "uint8")
     if pixels.shape[2] == 1:
         pixels = np.repeat(pixels, 3, axis=2)
     picture = Image.fromarray(pixels)

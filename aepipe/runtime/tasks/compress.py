@@ -15,9 +15,8 @@ from aepipe.errors import ImageTooLargeError, ModelError
 from aepipe.images import (
     DecodedImage,
     ImageInfo,
+    as_dtype,
     extension_for,
-    from_float,
-    to_float,
     written_format,
 )
 from aepipe.metrics.error import reconstruction_error
@@ -87,7 +86,7 @@ def _anchor_fields(image: DecodedImage, decoded: DecodedImage, bpp: float) -> di
     Anchors code the 8-bit RGB view of the image (gray replicated), which is also what the
     codec's PSNR is measured against for 8-bit inputs.
     """
-    rgb = from_float(to_float(image.pixels), "uint8")
+    rgb = as_dtype(image.pixels, "uint8")
     if rgb.shape[2] == 1:
         rgb = rgb.repeat(3, axis=2)
     ours = reconstruction_error(image.pixels, decoded.pixels)[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aepipe.images.pixels import dtype_name, from_float, max_value, to_float
+from aepipe.images.pixels import BAND_ROWS, as_dtype, dtype_name, from_float, max_value, to_float
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,17 @@ def test_unsupported_dtypes_are_refused(dtype: str) -> None:
         to_float(np.zeros(3, dtype=dtype))
     with pytest.raises(ValueError, match="unsupported sample dtype"):
         dtype_name(dtype)
+
+
+@pytest.mark.parametrize("target", ["uint8", "uint16", "float32"])
+@pytest.mark.parametrize("source", ["uint8", "uint16", "float32"])
+def test_as_dtype_is_the_float_round_trip_band_by_band(source, target):
+    rng = np.random.default_rng(0)
+    pixels = from_float(
+        rng.uniform(-0.1, 1.1, (BAND_ROWS * 2 + 7, 5, 3)).astype(np.float32), source
+    )
+    converted = as_dtype(pixels, target)
+    assert converted.dtype == np.dtype(target)
+    np.testing.assert_array_equal(converted, from_float(to_float(pixels), target))
+    if source == target:
+        assert converted is pixels  # no copy of a huge image that needs no conversion

@@ -1,5 +1,6 @@
 """The trust check on a fixed-weight ONNX model: features, calibration, row fields, wiring."""
 
+import tracemalloc
 from dataclasses import replace
 
 import numpy as np
@@ -39,6 +40,18 @@ def test_views_are_small_whatever_the_image_size():
     whole, detail = image_views(big, 128, 4)
     assert whole.shape == (168, 128, 3) and detail.shape == (128, 128, 3)
     assert whole.dtype == detail.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_views_of_a_big_image_never_copy_it_whole_in_float(dtype):
+    """Peak memory of a run must not grow by a float copy of the image (4 bytes a sample):
+    a 64-megapixel photo would add 768 MB and as much again in temporaries."""
+    big = np.zeros((3000, 2000, 3), dtype)
+    tracemalloc.start()
+    image_views(big, 128, 4)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < big.size * 2.5  # an 8-bit copy (uint16 in) and bands: a float copy is 4x
 
 
 def test_calibration_round_trips_and_photos_pass_while_far_inputs_are_flagged(trust_model):
