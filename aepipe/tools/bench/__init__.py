@@ -11,7 +11,9 @@ One run measures, with the same thread count throughout:
 4. with ``--scale-out``, the same job as whole runs: one process, 1 and 2 Dask workers,
    2 shard runs (:mod:`.scale`);
 5. with ``--report-keys N``, the peak memory of planning and of the report merge at 10,000
-   and N keys (:mod:`.report_memory`).
+   and N keys (:mod:`.report_memory`);
+6. with ``--image-mp M``, the peak memory of one M-megapixel image through the identity and
+   denoise tasks (:mod:`.image_memory`).
 
 Speed goals are checked here, by measurement on a named machine, never by timed unit tests.
 torch is optional: without it the torch row says why it is missing.
@@ -35,6 +37,7 @@ from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.tiled import resolved_tiling
 from aepipe.tools.bench import report_memory
 from aepipe.tools.bench.compress import bench_codec
+from aepipe.tools.bench.image_memory import measure as large_image_memory
 from aepipe.tools.bench.models import TASK, bench_models, default_model
 from aepipe.tools.bench.options import BenchOptions
 from aepipe.tools.bench.pipeline import (
@@ -95,6 +98,11 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
             log(f"planning and report merge at {keys:,} keys (a fresh process)")
             memory.append(report_memory.measure(keys))
             log(json.dumps(memory[-1]))
+    image_memory = []
+    if options.image_mp:
+        log(f"one {options.image_mp:g}-megapixel image, identity and denoise (fresh processes)")
+        image_memory = large_image_memory(options.image_mp, threads)
+        log(json.dumps(image_memory))
     return BenchReport(
         date=date,
         options=asdict(options),
@@ -108,6 +116,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
         codec=codec,
         codec_info=codec_info,
         report_memory=memory,
+        image_memory=image_memory,
     )
 
 

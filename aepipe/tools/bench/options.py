@@ -26,6 +26,11 @@ class BenchOptions:
         "many (e.g. 1000000; 0: skip)",
         0,
     )
+    image_mp: float = option(
+        "also measure peak memory of one synthetic image this many megapixels large through "
+        "the identity and denoise tasks (e.g. 64; 0: skip)",
+        0.0,
+    )
     scale_out: bool = option(
         "also time the same job in one process, on 1 and 2 Dask workers and as 2 shard runs "
         "(each a whole `aepipe run`)",
@@ -39,5 +44,7 @@ class BenchOptions:
             bad.append("--tile")
         if bad:
             raise BenchError(f"{', '.join(bad)} must be at least 1")
+        if self.image_mp < 0:
+            raise BenchError("--image-mp must be at least 0 (0: skip)")
         if self.threads < 0:
             raise BenchError("--threads must be at least 0 (0: every usable CPU)")

@@ -116,6 +116,7 @@ class BenchReport:
         str, Any
     ]  # codec, rate, entropy coding speed and share (aepipe.tools.bench.compress)
     report_memory: list[dict[str, Any]] = field(default_factory=list)  # --report-keys
+    image_memory: list[dict[str, Any]] = field(default_factory=list)  # --image-mp
 
     @property
     def failures(self) -> list[str]:
@@ -136,6 +137,7 @@ class BenchReport:
             "codec": [t.to_dict() for t in self.codec],
             "codec_info": self.codec_info,
             "report_memory": self.report_memory,
+            "image_memory": self.image_memory,
         }
 
     def markdown(self) -> str:
@@ -158,6 +160,7 @@ class BenchReport:
                 "8 I/O threads beside the model, so the stages can add up to more than s/pass.",
                 *self._codec_section(),
                 *self._memory_section(),
+                *self._image_memory_section(),
             ]
         )
 
@@ -183,6 +186,30 @@ class BenchReport:
             markdown_table(headers, rows),
             "Each size in a fresh process; peaks are cumulative (planning, then the merge into "
             "rows.jsonl/csv/parquet, summary.json and report.html from the run's parts).",
+        ]
+
+    def _image_memory_section(self) -> list[str]:
+        if not self.image_memory:
+            return []
+        first = self.image_memory[0]
+        headers = ["task", "loaded MB", "peak MB", "peak / image", "s"]
+        rows = [
+            [
+                m["task"],
+                fmt(m["loaded_mb"], 0),
+                fmt(m["peak_mb"], 0),
+                fmt((m["peak_mb"] - m["loaded_mb"]) / m["image_mb"], 1),
+                fmt(m["seconds"], 1),
+            ]
+            for m in self.image_memory
+        ]
+        return [
+            f"### One large image: peak RSS ({first['side']}x{first['side']} RGB, "
+            f"{first['image_mb']:.0f} MB decoded)",
+            markdown_table(headers, rows),
+            "Each task in a fresh process: the image fetched, decoded, run, encoded and "
+            "written as in a chunk. 'peak / image': the growth over the loaded process, in "
+            "decoded images.",
         ]
 
     def _codec_section(self) -> list[str]:

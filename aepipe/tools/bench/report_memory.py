@@ -67,13 +67,13 @@ class GeneratedListing:
 
 def _child(keys_text: str, chunk_text: str) -> None:
     keys, chunk = int(keys_text), int(chunk_text)
-    figures: dict[str, Any] = {"keys": keys, "chunk": chunk, "imports_mb": _peak_mb()}
+    figures: dict[str, Any] = {"keys": keys, "chunk": chunk, "imports_mb": peak_mb()}
 
     options = RunOptions(source="in", dest="out", task=TaskName.IDENTITY, chunk_size=chunk)
     source = cast(Storage, GeneratedListing(keys))  # input_keys only lists
     start = time.perf_counter()
     chunks = sum(1 for _ in chunked(input_keys(source, options), chunk))
-    figures |= {"planning_mb": _peak_mb(), "planning_s": time.perf_counter() - start}
+    figures |= {"planning_mb": peak_mb(), "planning_s": time.perf_counter() - start}
 
     with tempfile.TemporaryDirectory(prefix="aepipe-report-memory-") as folder:
         location = ReportLocation(open_storage(folder), "bench")
@@ -89,7 +89,7 @@ def _child(keys_text: str, chunk_text: str) -> None:
             write_report(location, collected, summary)
         sizes = {p.name: p.stat().st_size for p in Path(folder, "_reports", "bench").iterdir()}
     figures |= {
-        "merge_mb": _peak_mb(),
+        "merge_mb": peak_mb(),
         "merge_s": time.perf_counter() - start,
         "report_mb": round(sum(v for k, v in sizes.items() if k != "parts") / 1e6, 1),
         "rows": summary["images"],
@@ -120,7 +120,7 @@ def _row(key: str, n: int) -> ReportRow:
     )
 
 
-def _peak_mb() -> float:
+def peak_mb() -> float:
     """This process's peak RSS (VmHWM). Not ``getrusage``'s ``ru_maxrss``: Linux carries
     that over from the parent through fork and exec, so a child of a big process would
     report the parent's peak."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from aepipe.images import decode
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.zoo import find_model
 from aepipe.runtime.reports import ReportRow
-from aepipe.tools.bench import BenchError, BenchOptions, _attempt, _tiling
+from aepipe.tools.bench import BenchError, BenchOptions, _attempt, _tiling, image_memory
 from aepipe.tools.bench.compress import bench_codec
 from aepipe.tools.bench.models import TORCH_LABEL, model_inputs, torch_runner
 from aepipe.tools.bench.pipeline import (
@@ -221,7 +223,14 @@ def test_parse_cpu_model() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"repeats": 0}, {"images": 0}, {"threads": -1}, {"tile": 0}, {"batch_size": 0}],
+    [
+        {"repeats": 0},
+        {"images": 0},
+        {"threads": -1},
+        {"tile": 0},
+        {"batch_size": 0},
+        {"image_mp": -1},
+    ],
 )
 def test_bench_options_refuse_nonsense(options: dict[str, Any]) -> None:
     with pytest.raises(BenchError):
@@ -319,3 +328,16 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "| local e2e" in out
     assert "### Learned codec" in out and "entropy coding: " in out
+
+
+def test_large_image_memory_runs_each_task_in_a_fresh_process() -> None:
+    figures = image_memory.measure(0.05, threads=1)  # a 224 x 224 "large" image
+    assert [f["task"] for f in figures] == ["identity", "denoise"]
+    for f in figures:
+        assert f["side"] == 224 and f["image_mb"] == pytest.approx(0.1, abs=0.05)
+        assert 0 < f["loaded_mb"] <= f["peak_mb"] and f["seconds"] > 0
+    report = dataclasses.replace(_report([], {}), image_memory=figures)
+    text = report.markdown()
+    assert "### One large image: peak RSS (224x224 RGB, 0 MB decoded)" in text
+    assert re.search(r"\| denoise +\| \d+ +\| \d+ +\| [\d.]+ +\| [\d.]+ +\|", text)
+    assert report.to_dict()["image_memory"] == figures
