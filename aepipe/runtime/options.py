@@ -45,7 +45,11 @@ class TaskOptions:
     anchors: bool = option(
         "compress: JPEG/WebP PSNR at the same bpp in each row (~16 extra encodes)", True
     )
-    tile: int | None = option("tile side in pixels (0: whole image; default: the model's)", None)
+    tile: int | None = option(
+        "tile side in pixels (0: whole image; default: whole images within 2 x the model's "
+        "tile² x batch pixels, larger tiles beyond)",
+        None,
+    )
     overlap: int | None = option("pixels blended between tiles (default: the model's)", None)
     batch_size: int = option("tiles per model call", 4)
     self_ensemble: bool = option(

@@ -25,7 +25,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -73,12 +73,16 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
     models, weights = bench_models(model, path, threads, tile, options.batch_size, options.repeats)
     for timing in models:
         log(summary_line(timing))
-    task_options = TaskOptions(
-        task=TASK, tile=tile, overlap=overlap, batch_size=options.batch_size, threads=threads
+    task_options = TaskOptions(  # tile None: as `aepipe run` plans it for each image
+        task=TASK,
+        tile=options.tile,
+        overlap=overlap,
+        batch_size=options.batch_size,
+        threads=threads,
     )
     log(f"encoding {options.images} synthetic {options.size}x{options.size} PNGs")
     pngs = synthetic_pngs(options.images, options.size)
-    pipeline, pipeline_info = _bench_pipeline(options, pngs, task_options, log)
+    pipeline, pipeline_info = _bench_pipeline(options, pngs, task_options, tile, log)
     codec: list[Timing] = []
     codec_info: dict[str, Any] = {}
     if not options.skip_codec:
@@ -132,6 +136,7 @@ def _bench_pipeline(
     options: BenchOptions,
     pngs: Mapping[str, bytes],
     task_options: TaskOptions,
+    card_tile: int,
     log: Callable[[str], None],
 ) -> tuple[list[Timing], dict[str, Any]]:
     task = build_task(task_options)
@@ -141,6 +146,12 @@ def _bench_pipeline(
         workdir = Path(tmp)
         steps: list[tuple[str, Callable[[], Timing]]] = [
             ("inference only", partial(inference_only, task, pngs, repeats)),
+        ]
+        if options.tile is None:  # beside the run's plan, the card's tiles as they are
+            fixed = build_task(replace(task_options, tile=card_tile))
+            label = f"inference only, {card_tile}-px tiles"
+            steps.append((label, partial(inference_only, fixed, pngs, repeats, label)))
+        steps += [
             ("local e2e", partial(local_end_to_end, task, pngs, workdir, work, repeats)),
         ]
         if not options.skip_s3:
@@ -165,11 +176,11 @@ def _bench_pipeline(
 
 def _run_flags(options: TaskOptions) -> list[str]:
     """``aepipe run`` flags for the bench's task, tiling and batch."""
+    tiling = [] if options.tile is None else ["--tile", str(options.tile)]
     return [
         "--task",
         str(options.task),
-        "--tile",
-        str(options.tile),
+        *tiling,
         "--overlap",
         str(options.overlap),
         "--batch-size",

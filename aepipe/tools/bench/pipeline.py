@@ -84,7 +84,9 @@ def median_stages(passes: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return {stage: statistics.median(p[stage] for p in passes) for stage in STAGES}
 
 
-def inference_only(task: Task, pngs: Mapping[str, bytes], repeats: int) -> Timing:
+def inference_only(
+    task: Task, pngs: Mapping[str, bytes], repeats: int, label: str = "inference only"
+) -> Timing:
     """``task.apply`` over already decoded images: the ceiling for any end-to-end run."""
     images = [decode(data, key) for key, data in pngs.items()]
     work = sum(megapixels(i.info.width, i.info.height) for i in images)
@@ -96,7 +98,7 @@ def inference_only(task: Task, pngs: Mapping[str, bytes], repeats: int) -> Timin
     task.apply(images[0])  # warm-up
     samples = [measure(apply_all) for _ in range(repeats)]
     detail = f"{len(images)} decoded images, task.apply only"
-    return Timing("inference only", detail, work, len(images), samples)
+    return Timing(label, detail, work, len(images), samples)
 
 
 def end_to_end(

@@ -152,8 +152,7 @@ class BenchReport:
                 model_table(self.models, self.threads),
                 f"ONNX Runtime MP/s over torch eager: {ratio_text or MISSING}",
                 f"### Pipeline ({options['images']} synthetic {options['size']}x"
-                f"{options['size']} PNGs, tile {self.info['tile']} + overlap "
-                f"{self.info['overlap']}, batch {options['batch_size']}, median of "
+                f"{options['size']} PNGs, {self._tiling()}, median of "
                 f"{options['repeats']} passes)",
                 pipeline_table(self.pipeline),
                 "Stage columns: seconds per pass summed over images; fetch and upload run on "
@@ -187,6 +186,12 @@ class BenchReport:
             "Each size in a fresh process; peaks are cumulative (planning, then the merge into "
             "rows.jsonl/csv/parquet, summary.json and report.html from the run's parts).",
         ]
+
+    def _tiling(self) -> str:
+        tile, overlap, batch = self.info["tile"], self.info["overlap"], self.options["batch_size"]
+        if self.options.get("tile") is None:
+            return f"tiles as a run plans them from the card's {tile} x batch {batch}"
+        return f"tile {tile} + overlap {overlap}, batch {batch}"
 
     def _image_memory_section(self) -> list[str]:
         if not self.image_memory:
