@@ -63,15 +63,16 @@ def model_methods(config: EvalConfig) -> tuple[list[Method], dict[str, Any]]:
         label = f"{name}{' x8' if config.self_ensemble else ''}{suffix}"
         methods.append(Method(label, MODEL, _applier(task)))
         if suffix == "" and task.detector is not None:  # detect, then fill classically
-            methods.append(_detect_then_inpaint(task.detector.model.card.name))
+            name = task.detector.model.card.name
+            methods.append(_detect_then_inpaint(config.detector or name, name))
     return methods, identity
 
 
-def _detect_then_inpaint(detector: str) -> Method:
+def _detect_then_inpaint(detector: str, label: str) -> Method:
     """``aepipe run --task inpaint --fill ns --detector DETECTOR``: the remover's own mask
     filled by OpenCV, beside the remover in that mask and NS in the true mask."""
     options = TaskOptions(task=TaskName.INPAINT, fill="ns", detector=detector)
-    return Method(f"{detector} + inpaint NS", MODEL, _applier(build_task(options)))
+    return Method(f"{label} + inpaint NS", MODEL, _applier(build_task(options)))
 
 
 def _applier(task: Task) -> Callable[[Case], np.ndarray]:

@@ -7,14 +7,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from imagefactory import save
+from modelfactory import white_mark_segmenter
 from PIL import Image
 
 from aepipe.cli import main
+from aepipe.images import decode
+from aepipe.runtime.model.card import ModelCard
 from aepipe.tools.evaluation import EvalConfig, EvalError, Method, run_eval
 from aepipe.tools.evaluation.baselines import bicubic, inpaint, untouched
 from aepipe.tools.evaluation.dataset import list_images, load_clean
-from aepipe.tools.evaluation.methods import BASELINE, MODEL
-from aepipe.tools.evaluation.protocol import low_res_pair, make_case, noisy_image, watermarked
+from aepipe.tools.evaluation.methods import BASELINE, MODEL, model_methods
+from aepipe.tools.evaluation.protocol import (
+    Case,
+    low_res_pair,
+    make_case,
+    noisy_image,
+    watermarked,
+)
 
 
 def smooth_rgb(height: int, width: int, phase: float = 0.0) -> np.ndarray:
@@ -170,3 +180,19 @@ def test_unseen_marks_come_from_other_font_families(tiny_set):
     marked, mask = watermarked(clean, 3, "unseen")
     assert mask.any() and not np.array_equal(marked[mask], clean[mask])
     assert np.array_equal(marked[~mask], clean[~mask])
+
+
+def test_detect_then_inpaint_uses_the_detector_the_eval_was_given(tmp_path: Path):
+    """The NS row fills the mask of ``--detector``, not of the zoo's segmenter."""
+    card = ModelCard(name="white-marks", task="segment", tile=64, tile_overlap=8)
+    segmenter = str(white_mark_segmenter(tmp_path / "white.onnx", card))
+    methods, _ = model_methods(EvalConfig(tmp_path, "unwatermark", detector=segmenter))
+    (filled,) = [m for m in methods if m.label == "white-marks + inpaint NS"]
+    pixels = (smooth_rgb(48, 64) * 0.6).astype(np.uint8)  # no near-white pixel: no mask
+    case = Case("dark.png", 0, pixels, decode(save(pixels), "dark.png"))
+    np.testing.assert_array_equal(filled.restore(case), pixels)
+    pixels[10:20, 10:30] = 255  # a white block: masked (grown 2 px) and filled, nothing else
+    out = filled.restore(Case("mark.png", 0, pixels, decode(save(pixels), "mark.png")))
+    changed = np.argwhere((out != pixels).any(axis=2))
+    assert len(changed) and changed.min(axis=0).tolist() >= [8, 8]
+    assert changed.max(axis=0).tolist() <= [21, 31]
