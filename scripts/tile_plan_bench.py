@@ -20,8 +20,8 @@ from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.base import Task
 from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.names import TaskName
+from aepipe.tools.bench.fresh import peak_mb
 from aepipe.tools.bench.pipeline import png_bytes, synthetic_image
-from aepipe.tools.bench.report_memory import peak_mb
 
 SIZES = ((321, 481), (512, 512), (512, 768))
 PLANS = {"256 x4": (256, 4), "256 x1": (256, 1), "whole": (0, 1)}  # (tile, tiles a call)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +30,8 @@ from aepipe.runtime.pipeline.chunk import process_chunk
 from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.storage import open_storage
+from aepipe.tools.bench.fresh import peak_mb, run_child
 from aepipe.tools.bench.pipeline import synthetic_image
-from aepipe.tools.bench.report_memory import peak_mb
 
 TASKS = (TaskName.IDENTITY, TaskName.DENOISE)
 KEY = "large.png"
@@ -47,20 +45,11 @@ def measure(megapixels: float, threads: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="aepipe-image-memory-") as folder:
         Image.fromarray(synthetic_image(side, seed=0)).save(Path(folder, KEY), compress_level=1)
         image = {"side": side, "image_mb": round(side * side * 3 / 2**20, 1)}
-        return [_run_child(folder, task, threads) | image for task in TASKS]
-
-
-def _run_child(folder: str, task: TaskName, threads: int) -> dict[str, Any]:
-    code = "import sys; from aepipe.tools.bench.image_memory import _child; _child(*sys.argv[1:])"
-    done = subprocess.run(
-        [sys.executable, "-c", code, folder, str(task), str(threads)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{task} on a large image failed: {done.stderr[-1000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+        return [
+            run_child(__name__, [folder, str(task), str(threads)], f"{task} on a large image")
+            | image
+            for task in TASKS
+        ]
 
 
 def _child(folder: str, task_name: str, threads_text: str) -> None:

@@ -15,8 +15,6 @@ If memory is bounded by a chunk, the three peaks stay nearly flat as N grows 100
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -36,22 +34,14 @@ from aepipe.runtime.reports.parts import merged_rows, write_part
 from aepipe.runtime.reports.writer import report_measures
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.storage import Storage, open_storage
+from aepipe.tools.bench.fresh import peak_mb, run_child
 
 CHUNK = 32
 
 
 def measure(keys: int, chunk: int = CHUNK) -> dict[str, Any]:
     """Run :func:`_child` for ``keys`` in a fresh interpreter; its figures as a dict."""
-    code = "import sys; from aepipe.tools.bench.report_memory import _child; _child(*sys.argv[1:])"
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(keys), str(chunk)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"report memory at {keys} keys failed: {done.stderr[-1000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return run_child(__name__, [str(keys), str(chunk)], f"report memory at {keys} keys")
 
 
 class GeneratedListing:
@@ -118,13 +108,3 @@ def _row(key: str, n: int) -> ReportRow:
         psnr=35.0 + (n % 101) / 20,
         extra={"noise_level": 25.0, "domain_score": 1.0 + (n % 37) / 10, "out_of_domain": False},
     )
-
-
-def peak_mb() -> float:
-    """This process's peak RSS (VmHWM). Not ``getrusage``'s ``ru_maxrss``: Linux carries
-    that over from the parent through fork and exec, so a child of a big process would
-    report the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)  # kB
-    raise RuntimeError("no VmHWM in /proc/self/status (peak memory is measured on Linux)")
