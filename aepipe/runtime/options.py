@@ -47,7 +47,7 @@ class TaskOptions:
     )
     tile: int | None = option(
         "tile side in pixels (0: whole image; default: whole images within 2 x the model's "
-        "tile² x batch pixels, larger tiles beyond)",
+        "tile² x batch pixels, the model's tile beyond)",
         None,
     )
     overlap: int | None = option("pixels blended between tiles (default: the model's)", None)

@@ -6,8 +6,6 @@ segmentation) runs it through :func:`run_tiled`; ``identity`` runs the same path
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from aepipe.runtime.ensemble import self_ensemble
@@ -18,7 +16,7 @@ from aepipe.runtime.tiling import TileFn, tile_apply
 
 #: Tiling of the identity task, which has no card to recommend one.
 IDENTITY_TILE, IDENTITY_OVERLAP = 256, 16
-#: Pixels a planned model call may hold, in units of the card's tile² x the run's batch.
+#: Largest image run whole, in units of the card's tile² x the run's batch.
 CALL_BUDGET_FACTOR = 2
 
 
@@ -36,20 +34,18 @@ def call_plan(
 ) -> tuple[int, int, int]:
     """(tile, overlap, tiles per call) for one ``height`` x ``width`` image.
 
-    An explicit ``--tile`` is used as given, ``--batch-size`` tiles a call. Otherwise twice
-    the card's tile² x the batch is the budget of pixels one model call may hold: an image
-    within it runs whole, a larger one in square tiles of that many pixels, one a call.
-    Measured on the shipped denoiser (docs/benchmarks.md): a whole 0.15-0.4 MP photo runs
-    1.26-1.28x faster than 256-pixel tiles four a call (no overlap fed twice), and ONNX
-    Runtime's memory grows by ~650 bytes a pixel of a call, ~340 MB at this budget.
+    An explicit ``--tile`` is used as given. Otherwise an image within twice the card's
+    tile² x the batch runs whole, in one call; a larger one in the card's tiles, ``--batch-size``
+    a call. Measured on the shipped denoiser (docs/benchmarks.md): a whole 0.15-0.4 MP photo
+    runs 1.26-1.28x faster than 256-pixel tiles four a call (no overlap fed twice), while
+    larger tiles for larger images were no faster on CPU and cost memory (ONNX Runtime grows
+    by ~650 bytes a pixel of a call).
     """
     tile, overlap = resolved_tiling(options, card)
-    if options.tile is not None or tile == 0:
-        return tile, overlap, options.batch_size
-    budget = CALL_BUDGET_FACTOR * tile * tile * options.batch_size
-    if height * width <= budget:
+    whole_image_budget = CALL_BUDGET_FACTOR * tile * tile * options.batch_size
+    if options.tile is None and tile and height * width <= whole_image_budget:
         return 0, overlap, 1
-    return math.isqrt(budget), overlap, 1
+    return tile, overlap, options.batch_size
 
 
 def run_tiled(

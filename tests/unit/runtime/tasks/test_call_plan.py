@@ -1,5 +1,5 @@
-"""How a task cuts one image for its model: as asked, or whole images within a budget of
-pixels a call (from the card's tile and the batch) and large tiles beyond it."""
+"""How a task cuts one image for its model: as asked, or whole when it is within a budget
+of pixels (from the card's tile and the batch), and in the card's tiles beyond it."""
 
 import numpy as np
 import pytest
@@ -23,12 +23,12 @@ def test_an_explicit_tile_and_batch_are_used_as_given():
         (321, 481, 4, (0, 16, 1)),  # CBSD68: one call
         (512, 768, 4, (0, 16, 1)),  # Kodak: one call, not six 256-pixel tiles
         (512, 1024, 4, (0, 16, 1)),  # exactly the budget, 2 x 4 x 256²
-        (600, 1024, 4, (724, 16, 1)),
-        (4000, 3000, 1, (362, 16, 1)),  # batch 1: twice the card's tile²
+        (600, 1024, 4, (256, 16, 4)),  # beyond it: the card's tiles, the batch as given
+        (4000, 3000, 1, (256, 16, 1)),
         (20, 26000, 4, (0, 16, 1)),  # a long strip within the budget runs whole
     ],
 )
-def test_twice_the_cards_tile_times_the_batch_is_the_budget_of_a_call(height, width, batch, plan):
+def test_images_within_twice_the_cards_tile_times_the_batch_run_whole(height, width, batch, plan):
     options = TaskOptions(task="denoise", batch_size=batch)
     assert call_plan(options, CARD, height, width) == plan
 
