@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from aepipe.images import as_dtype, to_float
+from aepipe.images import as_dtype, as_rgb, to_float
 from aepipe.images.filters import gaussian_blur
 from aepipe.runtime.model.session import OnnxModel
 
@@ -82,9 +82,7 @@ class DomainScoring:
 def image_views(pixels: np.ndarray, side: int, multiple: int) -> list[np.ndarray]:
     """The whole (downscaled) and detail (centre crop) views as float32 RGB, sides a
     multiple of ``multiple``."""
-    rgb = as_dtype(pixels, "uint8")
-    if rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
+    rgb = as_rgb(as_dtype(pixels, "uint8"))
     height, width = rgb.shape[:2]
     scale = side / min(height, width)
     size = (_fit(width * scale, multiple), _fit(height * scale, multiple))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aepipe.errors import BitstreamError, ImageError, ModelError
-from aepipe.images import DecodedImage, ImageInfo, from_float, to_float
+from aepipe.images import DecodedImage, ImageInfo, as_rgb, from_float, to_float
 from aepipe.runtime.codec.container import AecHeader, pack, unpack
 from aepipe.runtime.codec.entropy import (
     EntropyTables,
@@ -159,9 +159,7 @@ def _unpack(data: bytes, key: str) -> tuple[AecHeader, list[bytes]]:
 
 def _padded_rgb(pixels: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
     """NCHW float32 RGB padded (edge) to a multiple of the transforms' stride."""
-    x = to_float(pixels)
-    if x.shape[2] == 1:
-        x = np.repeat(x, 3, axis=2)
+    x = as_rgb(to_float(pixels))
     pad = compute_padding(x.shape[0], x.shape[1], multiple)
     x = np.pad(x, ((0, pad[0]), (0, pad[1]), (0, 0)), mode="edge")
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), pad

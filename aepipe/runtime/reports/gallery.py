@@ -16,11 +16,10 @@ import io
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
 from PIL import Image
 
 from aepipe.errors import AepipeError
-from aepipe.images import as_dtype, decode
+from aepipe.images import as_dtype, as_rgb, decode
 from aepipe.runtime.reports.html import Gallery, GalleryItem, Thumbnail
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
 from aepipe.storage import Storage
@@ -32,9 +31,7 @@ PER_GALLERY = 8
 def thumbnail_png(data: bytes, key: str, side: int = THUMBNAIL_SIDE) -> bytes:
     """An 8-bit RGB PNG of at most ``side`` px a side of the image in ``data``."""
     image = decode(data, key)
-    pixels = as_dtype(image.pixels, "uint8")
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
+    pixels = as_rgb(as_dtype(image.pixels, "uint8"))
     picture = Image.fromarray(pixels)
     picture.thumbnail((side, side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()

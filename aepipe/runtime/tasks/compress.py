@@ -16,6 +16,7 @@ from aepipe.images import (
     DecodedImage,
     ImageInfo,
     as_dtype,
+    as_rgb,
     extension_for,
     written_format,
 )
@@ -86,9 +87,7 @@ def _anchor_fields(image: DecodedImage, decoded: DecodedImage, bpp: float) -> di
     Anchors code the 8-bit RGB view of the image (gray replicated), which is also what the
     codec's PSNR is measured against for 8-bit inputs.
     """
-    rgb = as_dtype(image.pixels, "uint8")
-    if rgb.shape[2] == 1:
-        rgb = rgb.repeat(3, axis=2)
+    rgb = as_rgb(as_dtype(image.pixels, "uint8"))
     ours = reconstruction_error(image.pixels, decoded.pixels)[1]
     fields: dict[str, object] = {}
     for codec in ANCHOR_CODECS:

@@ -32,7 +32,7 @@ from aepipe.degrade import (
     unseen_style,
 )
 from aepipe.errors import AepipeError
-from aepipe.images import DecodedImage, decode, encode, from_float, to_float
+from aepipe.images import DecodedImage, as_rgb, decode, encode, from_float, to_float
 from aepipe.parameters import option
 from aepipe.runtime.tasks.names import TaskName
 
@@ -143,7 +143,6 @@ def make_case(config: EvalConfig, name: str, clean: DecodedImage, seed: int) -> 
     elif config.task == TaskName.SUPERRES:
         reference, degraded = low_res_pair(reference, config.scale)
     else:
-        if reference.shape[2] == 1:  # watermarks are coloured: score gray images as RGB
-            reference = np.repeat(reference, 3, axis=2)
+        reference = as_rgb(reference)  # watermarks are coloured: score gray images as RGB
         degraded, mask = watermarked(reference, seed, config.marks)
     return Case(name, seed, reference, _as_decoded(degraded, clean, name), mask)
