@@ -17,7 +17,7 @@ from aepipe.runtime.tiling import TileFn, tile_apply
 #: Tiling of the identity task, which has no card to recommend one.
 IDENTITY_TILE, IDENTITY_OVERLAP = 256, 16
 #: Largest image run whole, in units of the card's tile² x the run's batch.
-CALL_BUDGET_FACTOR = 2
+WHOLE_IMAGE_FACTOR = 2
 
 
 def resolved_tiling(options: TaskOptions, card: ModelCard | None) -> tuple[int, int]:
@@ -31,8 +31,8 @@ def resolved_tiling(options: TaskOptions, card: ModelCard | None) -> tuple[int, 
 
 def call_plan(
     options: TaskOptions, card: ModelCard | None, height: int, width: int
-) -> tuple[int, int, int]:
-    """(tile, overlap, tiles per call) for one ``height`` x ``width`` image.
+) -> tuple[int, int]:
+    """(tile, overlap) for one ``height`` x ``width`` image; tile 0 runs it whole.
 
     An explicit ``--tile`` is used as given. Otherwise an image within twice the card's
     tile² x the batch runs whole, in one call; a larger one in the card's tiles, ``--batch-size``
@@ -42,10 +42,10 @@ def call_plan(
     by ~650 bytes a pixel of a call).
     """
     tile, overlap = resolved_tiling(options, card)
-    whole_image_budget = CALL_BUDGET_FACTOR * tile * tile * options.batch_size
+    whole_image_budget = WHOLE_IMAGE_FACTOR * tile * tile * options.batch_size
     if options.tile is None and tile and height * width <= whole_image_budget:
-        return 0, overlap, 1
-    return tile, overlap, options.batch_size
+        return 0, overlap
+    return tile, overlap
 
 
 def run_tiled(
@@ -65,7 +65,7 @@ def run_tiled(
         fn = _model_fn(model, pixels.shape[2], sigma)
         if options.self_ensemble:
             fn = self_ensemble(fn)
-    tile, overlap, batch_size = call_plan(options, card, *pixels.shape[:2])
+    tile, overlap = call_plan(options, card, *pixels.shape[:2])
     return tile_apply(
         pixels,
         fn,
@@ -73,7 +73,7 @@ def run_tiled(
         overlap=overlap,
         scale=card.scale if card else 1,
         multiple=card.pad_multiple if card else 1,
-        batch_size=batch_size,
+        batch_size=options.batch_size,
         out_channels=out_channels,
     )
 

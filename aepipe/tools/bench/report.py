@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aepipe.runtime.reports.summary import STAGES
+from aepipe.runtime.tasks.tiled import WHOLE_IMAGE_FACTOR
 from aepipe.tools.bench.models import ORT_LABEL, TORCH_LABEL
 from aepipe.tools.bench.timing import Timing, rate
 from aepipe.tools.tables import MISSING, fmt, markdown_table
@@ -189,9 +190,12 @@ class BenchReport:
 
     def _tiling(self) -> str:
         tile, overlap, batch = self.info["tile"], self.info["overlap"], self.options["batch_size"]
-        if self.options.get("tile") is None:
-            return f"tiles as a run plans them from the card's {tile} x batch {batch}"
-        return f"tile {tile} + overlap {overlap}, batch {batch}"
+        tiles = f"tile {tile} + overlap {overlap}, batch {batch}"
+        if self.options.get("tile") is None:  # as a run plans it (tasks/tiled.call_plan)
+            return (
+                f"whole images up to {WHOLE_IMAGE_FACTOR} x {tile}² x {batch} pixels, else {tiles}"
+            )
+        return tiles
 
     def _image_memory_section(self) -> list[str]:
         if not self.image_memory:

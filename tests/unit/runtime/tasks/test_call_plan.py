@@ -13,19 +13,19 @@ CARD = ModelCard(name="net", task="denoise", tile=256, tile_overlap=16)
 
 def test_an_explicit_tile_and_batch_are_used_as_given():
     options = TaskOptions(task="denoise", tile=128, batch_size=3)
-    assert call_plan(options, CARD, 4000, 3000) == (128, 16, 3)
-    assert call_plan(TaskOptions(task="denoise", tile=0), CARD, 4000, 3000) == (0, 16, 4)
+    assert call_plan(options, CARD, 4000, 3000) == (128, 16)
+    assert call_plan(TaskOptions(task="denoise", tile=0), CARD, 4000, 3000) == (0, 16)
 
 
 @pytest.mark.parametrize(
     ("height", "width", "batch", "plan"),
     [
-        (321, 481, 4, (0, 16, 1)),  # CBSD68: one call
-        (512, 768, 4, (0, 16, 1)),  # Kodak: one call, not six 256-pixel tiles
-        (512, 1024, 4, (0, 16, 1)),  # exactly the budget, 2 x 4 x 256²
-        (600, 1024, 4, (256, 16, 4)),  # beyond it: the card's tiles, the batch as given
-        (4000, 3000, 1, (256, 16, 1)),
-        (20, 26000, 4, (0, 16, 1)),  # a long strip within the budget runs whole
+        (321, 481, 4, (0, 16)),  # CBSD68: one call
+        (512, 768, 4, (0, 16)),  # Kodak: one call, not six 256-pixel tiles
+        (512, 1024, 4, (0, 16)),  # exactly the budget, 2 x 4 x 256²
+        (600, 1024, 4, (256, 16)),  # beyond it: the card's tiles
+        (4000, 3000, 1, (256, 16)),
+        (20, 26000, 4, (0, 16)),  # a long strip within the budget runs whole
     ],
 )
 def test_images_within_twice_the_cards_tile_times_the_batch_run_whole(height, width, batch, plan):
