@@ -40,9 +40,12 @@ from aepipe.runtime.model.cache import file_sha256
 from aepipe.runtime.model.card import CARD_METADATA_KEY, PART_METADATA_KEY, WHOLE_MODEL, ModelCard
 from aepipe.training.calibrate import calibrate_anomaly, calibrate_domain
 from aepipe.training.data import load_rgb_images, split_holdout
-from aepipe.training.networks import create_model
+from aepipe.training.networks import create_model, model_kwargs
 
 PARITY_TOLERANCE = 1e-4
+#: Tasks whose models work on whole images at the training patch's size (their card's
+#: ``thumbnail``): an embedding's input, a generator's output.
+THUMBNAIL_TASKS = ("embed", "generate")
 Inputs = dict[str, torch.Tensor]
 
 
@@ -213,7 +216,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     """The network and training config saved by ``aepipe.training.train``."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     config = json.loads(state["config"])
-    model = create_model(config["model"])
+    model = create_model(config["model"], **model_kwargs(config.get("model_args", "")))
     model.load_state_dict(state["model"])
     return model, {**config, "step": state["step"]}
 
@@ -231,6 +234,8 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         f"--data {config['data']} --steps {config['steps']} --batch {config['batch']} "
         f"--patch {config['patch']} --lr {config['lr']} --seed {config['seed']}"
     )
+    if config.get("model_args"):
+        command += f" --model-args '{config['model_args']}'"
     if config.get("loss", "l1") != "l1":
         command += f" --loss {config['loss']}"
     if config.get("clip_grad"):
@@ -253,6 +258,7 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         pad_multiple=getattr(model, "pad_multiple", 1),
         in_channels=getattr(model, "in_channels", 3),
         noise_level_input=bool(getattr(model, "noise_level_input", False)),
+        thumbnail=config["patch"] if args.task in THUMBNAIL_TASKS else 0,
         training_command=f"{command}  # trained {config['step']} steps",
         training_data=args.training_data or config["data"],
         data_terms=args.data_terms,

@@ -29,6 +29,7 @@ import torch
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from aepipe.images.resample import square_thumbnail
 from aepipe.metrics import psnr_from_mse
 from aepipe.parameters import add_arguments, from_namespace, option
 from aepipe.training.data import (
@@ -38,7 +39,7 @@ from aepipe.training.data import (
     load_rgb_images,
     split_holdout,
 )
-from aepipe.training.networks import create_model
+from aepipe.training.networks import create_model, model_kwargs
 from aepipe.training.networks.losses import (
     INPUT_AWARE_LOSSES,
     RECONSTRUCTION_LOSSES,
@@ -81,10 +82,11 @@ DEGRADATIONS: dict[str, Degradation] = {
     "unwatermark": Watermark(),
     "segment": mark_segmentation,  # where a watermark is: its alpha, thresholded
     "inpaint": inpainting_holes,  # fill a hole (brush strokes, mark shapes) from around it
+    "embed": reconstruct,  # whole scenes at thumbnail size (PATCH_ZOOM): what --task embed sees
 }
 #: Tasks whose patches are rescaled (``PatchSampler.zoom``): a detector must not take the
 #: detail of a larger or smaller scan than its training photos for what it detects.
-PATCH_ZOOM = {"segment": (0.5, 2.0)}
+PATCH_ZOOM = {"segment": (0.5, 2.0), "embed": (0.125, 1.0)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +95,9 @@ class TrainConfig:
         "registered network name (aepipe.training.networks); default for "
         + ", ".join(f"{task}: {name}" for task, name in DEFAULT_NETWORKS.items()),
         "",
+    )
+    model_args: str = option(
+        "JSON object of the network's keyword arguments, e.g. '{\"code_channels\": 4}'", ""
     )
     task: str = option("what the network learns", choices=tuple(DEGRADATIONS))
     data: str = option("folder or s3:// prefix of clean training images")
@@ -140,6 +145,15 @@ def resolved(config: TrainConfig, image_count: int) -> TrainConfig:
     if not 0 < holdout < image_count:
         raise ValueError(f"--holdout {holdout}: {image_count} images leave none to train on")
     return dataclasses.replace(config, model=model, holdout=holdout)
+
+
+def validation_images(images: Sequence[np.ndarray], config: TrainConfig) -> np.ndarray:
+    """N x 3 x S x S float32 the run validates on: whole-image thumbnails for ``embed``
+    (what the task embeds), centred crops (:func:`validation_side`) for the rest."""
+    if config.task == "embed":
+        thumbnails = [square_thumbnail(image, config.patch) for image in images]
+        return np.stack(thumbnails).transpose(0, 3, 1, 2).copy()
+    return center_crops(images, validation_side(images))
 
 
 def validation_side(images: Sequence[np.ndarray], largest: int = 128) -> int:
@@ -202,10 +216,10 @@ class Trainer:
         )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.degrade = given_masks if config.masks else DEGRADATIONS[config.task]
-        val_clean = torch.from_numpy(center_crops(val_images, validation_side(val_images)))
+        val_clean = torch.from_numpy(validation_images(val_images, config))
         self.val_inputs = self._on_device(self._validation_inputs(val_clean))
         self.val_clean = val_clean.to(self.device)
-        self.model = create_model(config.model).to(self.device)
+        self.model = create_model(config.model, **model_kwargs(config.model_args)).to(self.device)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )

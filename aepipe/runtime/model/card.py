@@ -33,6 +33,7 @@ class ModelCard:
     tile: int = 256  # recommended tile side for CPU; memory grows with tile² x batch
     tile_overlap: int = 16  # >= the receptive-field radius that matters, to hide seams
     noise_level_input: bool = False  # takes a "noise_level" input (σ/255 per image)
+    thumbnail: int = 0  # embed, generate: side of the square images it learned (0: any size)
     training_command: str = ""
     training_data: str = ""
     data_terms: str = ""  # licence/terms of the training data (BSDS: research use)

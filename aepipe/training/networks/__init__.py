@@ -13,6 +13,6 @@ from aepipe.training.networks import (  # noqa: F401  (importing a family regist
     vae,
     vqvae,
 )
-from aepipe.training.networks.registry import MODELS, create_model, register_model
+from aepipe.training.networks.registry import MODELS, create_model, model_kwargs, register_model
 
-__all__ = ["MODELS", "create_model", "register_model"]
+__all__ = ["MODELS", "create_model", "model_kwargs", "register_model"]

@@ -6,6 +6,7 @@ model can always be traced back to the code that defined it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -36,3 +37,11 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
     except KeyError:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(MODELS))}") from None
     return factory(**kwargs)
+
+
+def model_kwargs(model_args: str) -> dict[str, object]:
+    """``--model-args`` (a JSON object) as keyword arguments; empty: the registered defaults."""
+    kwargs = json.loads(model_args or "{}")
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--model-args must be a JSON object, got {model_args!r}")
+    return kwargs

@@ -17,7 +17,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aepipe.training.networks.blocks import ConvDecoder, ConvEncoder, downsampling_factor
+from aepipe.training.networks.blocks import (
+    ConvDecoder,
+    ConvEncoder,
+    downsampling_factor,
+    latent_size,
+)
 from aepipe.training.networks.losses import LossTerms
 from aepipe.training.networks.registry import register_model
 
@@ -35,11 +40,23 @@ class ConvAutoencoder(nn.Module):
         super().__init__()
         self.in_channels = in_channels
         self.pad_multiple = downsampling_factor(widths)
+        self.code_channels = code_channels
         self.g_a = ConvEncoder(in_channels, widths, code_channels, code_activation)
         self.g_s = ConvDecoder(code_channels, widths, in_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.g_s(self.g_a(x))
+
+    def export_parts(self) -> tuple[nn.Module, nn.Module]:
+        """(x -> code, code -> x_hat): the embed task's encoder and its reconstruction."""
+        return self.g_a, self.g_s
+
+    def latent_inputs(
+        self, n: int, height: int, width: int, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Decoder inputs for ``n`` images of ``height`` x ``width`` (export examples)."""
+        h, w = latent_size(height, width, self.pad_multiple)
+        return {"z": torch.randn(n, self.code_channels, h, w, generator=generator)}
 
     def encode_with_penalty(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, LossTerms]:
         """Code of ``x``, the regulariser on it and its logged terms (none here)."""
