@@ -53,7 +53,19 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         help="anomaly: 'synthetic' or a folder of defective images",
     )
     parser.add_argument(
-        "--fit", type=Path, help="anomaly: normal images PCA is fitted on (default: training data)"
+        "--fit",
+        type=Path,
+        help="anomaly: normal images PCA is fitted on (default: training data); embed: the "
+        "models' training images, for PCA (required)",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        help="embed: the embedding models compared (zoo names or .encoder.onnx paths; "
+        "default: --model, else the shipped one)",
+    )
+    parser.add_argument(
+        "--views", type=int, default=8, help="embed: crops per held-out image (distractors)"
     )
     parser.add_argument(
         "--defects-per-kind",
@@ -212,6 +224,16 @@ def eval_command(args: argparse.Namespace) -> None:
             args.limit,
         )
         report = run_anomaly_eval(anomaly)
+        table = report.markdown()
+    elif args.task == "embed":
+        from aepipe.tools.evaluation.embed import EmbedEvalConfig, run_embed_eval
+
+        if args.fit is None:
+            raise AepipeError("eval --task embed needs --fit: the images PCA is fitted on")
+        models = args.models or [args.model]
+        report = run_embed_eval(
+            EmbedEvalConfig(args.data_dir, models, args.fit, args.seed, args.limit, args.views)
+        )
         table = report.markdown()
     elif args.task == "inpaint":
         from aepipe.tools.evaluation.inpaint import run_inpaint_eval

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from aepipe.runtime.model.card import CARD_METADATA_KEY, ModelCard
+from aepipe.runtime.model.card import CARD_METADATA_KEY, PART_METADATA_KEY, ModelCard
 
 
 def blur_autoencoder(path: Path, card: ModelCard) -> Path:
@@ -72,11 +72,40 @@ def grey_filler(path: Path, card: ModelCard) -> Path:
     return _save(graph, card, path)
 
 
-def _save(graph: onnx.GraphProto, card: ModelCard, path: Path) -> Path:
-    """``graph`` as an opset-17 model carrying ``card``, written to ``path``."""
+def block_mean_embedder(stem: Path, card: ModelCard, block: int = 8) -> Path:
+    """Write ``stem.encoder.onnx`` (x -> its ``block`` x ``block`` means: a linear code) and
+    ``stem.decoder.onnx`` (code -> the means repeated), the two parts of an embedding model
+    with ``card``; returns the encoder's path."""
+    pool = helper.make_node(
+        "AveragePool", ["x"], ["code"], kernel_shape=[block, block], strides=[block, block]
+    )
+    encoder = helper.make_graph(
+        [pool],
+        "block-mean",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [helper.make_tensor_value_info("code", TensorProto.FLOAT, ["n", 3, "a", "b"])],
+    )
+    scales = np.array([1, 1, block, block], np.float32)
+    decoder = helper.make_graph(
+        [helper.make_node("Resize", ["z", "", "scales"], ["y"], mode="nearest")],
+        "repeat",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 3, "a", "b"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [numpy_helper.from_array(scales, "scales")],
+    )
+    path = _save(encoder, card, stem.with_suffix(".encoder.onnx"), part="encoder")
+    _save(decoder, card, stem.with_suffix(".decoder.onnx"), part="decoder")
+    return path
+
+
+def _save(graph: onnx.GraphProto, card: ModelCard, path: Path, part: str | None = None) -> Path:
+    """``graph`` as an opset-17 model carrying ``card`` (and ``part``), written to ``path``."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    helper.set_model_props(model, {CARD_METADATA_KEY: card.to_json()})
+    props = {CARD_METADATA_KEY: card.to_json()}
+    if part:
+        props[PART_METADATA_KEY] = part
+    helper.set_model_props(model, props)
     onnx.save(model, str(path))
     return path
 

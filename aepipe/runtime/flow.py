@@ -41,9 +41,10 @@ from aepipe.runtime.pipeline.runners import chunk_runner
 from aepipe.runtime.reports import ReportLocation, ReportRow, write_report
 from aepipe.runtime.reports.attention import attention_rows
 from aepipe.runtime.reports.collect import ReportCollector
-from aepipe.runtime.reports.gallery import build_galleries
+from aepipe.runtime.reports.gallery import build_galleries, embedding_map
 from aepipe.runtime.reports.parts import existing_parts, merged_rows, read_part, write_part
 from aepipe.runtime.reports.summary import ChildRun, RunInfo, RunSummary
+from aepipe.runtime.reports.vectors import EMBEDDINGS_FILE, merge_vectors, write_vector_part
 from aepipe.runtime.reports.writer import report_measures
 from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task
 from aepipe.runtime.tasks.build import build_task
@@ -58,7 +59,9 @@ def process_chunk_task(keys: list[str], options: RunOptions, run_id: str, index:
     count. No Prefect retries: storage I/O retries inside botocore, image errors become rows."""
     source, dest = options.storages()
     rows = process_chunk(keys, source, dest, build_task(options), options)
-    write_part(ReportLocation(dest, run_id), index, rows)
+    location = ReportLocation(dest, run_id)
+    write_vector_part(location, index, rows)  # first: a part on record has its vectors
+    write_part(location, index, rows)
     return len(rows)
 
 
@@ -112,6 +115,7 @@ def finish_report(
         if children is not None
         else merged_rows(location, progress.chunks)
     )
+    vectors = None if children is not None else merge_vectors(location, progress.chunks)
     with ReportCollector(report_measures(runtime.thresholds)) as collected:
         for row in rows:
             collected.add(row)
@@ -141,7 +145,9 @@ def finish_report(
             summary["estimate"] = estimate_run(collected.totals, shortlist, source, task, options)
         picked = shortlist.rows()
         galleries = [] if options.dry_run else build_galleries(picked, source, dest)
-        files = write_report(location, collected, summary, galleries)
+        figures = {"embedding map": embedding_map(vectors, source)} if vectors else {}
+        written = [EMBEDDINGS_FILE] if vectors else []
+        files = write_report(location, collected, summary, galleries, figures, written)
         summary = {**summary, "report": location.folder, "files": files}
         if interrupted is None:
             publish_artifacts(summary, picked)

@@ -29,7 +29,7 @@ from aepipe.runtime.codec.entropy import (
     quantize,
 )
 from aepipe.runtime.model.session import OnnxModel
-from aepipe.runtime.model.zoo import load_model
+from aepipe.runtime.model.zoo import load_model, part_spec
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.runtime.tiling import compute_padding
 
@@ -206,10 +206,7 @@ def load_codec(spec: str | None, *, with_encoder: bool = True, threads: int = 0)
     carry the same entropy model, or the encoder would write streams its decoder reads as
     garbage.
     """
-    decoder_spec = encoder_spec = spec
-    if spec and spec.endswith((".encoder.onnx", ".decoder.onnx")):
-        stem = spec.removesuffix(".encoder.onnx").removesuffix(".decoder.onnx")
-        encoder_spec, decoder_spec = f"{stem}.encoder.onnx", f"{stem}.decoder.onnx"
+    encoder_spec, decoder_spec = part_spec(spec, "encoder"), part_spec(spec, "decoder")
     decoder, sha256 = load_model(decoder_spec, TaskName.COMPRESS, part="decoder", threads=threads)
     encoder = None
     if with_encoder:

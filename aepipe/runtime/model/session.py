@@ -78,3 +78,8 @@ class OnnxModel:
                 raise ModelError(f"model {self.card.name} needs a noise level")
             feeds["noise_level"] = noise_level.astype(np.float32)
         return self.session.run([self.output_name], feeds)[0]
+
+    def run_all(self, **feeds: np.ndarray) -> list[np.ndarray]:
+        """Every output, for graphs with named inputs and several outputs (an encoder's
+        ``(mu, logvar)``, a decoder's ``z``)."""
+        return self.session.run(None, feeds)

@@ -33,6 +33,7 @@ __all__ = [
     "find_model",
     "load_manifest",
     "load_model",
+    "part_spec",
 ]
 
 
@@ -117,6 +118,21 @@ def find_model(
     if not path.is_file():
         raise ModelError(f"--model {spec!r}: not a registered name ({', '.join(named)}) nor a file")
     return ModelSource(path, None, spec)
+
+
+#: The parts of a two-part model (a codec, an embedding or generative autoencoder), each a
+#: file ``<stem>.<part>.onnx``.
+TWO_PARTS = ("encoder", "decoder")
+
+
+def part_spec(spec: str | None, part: str) -> str | None:
+    """``--model`` for one part of a two-part model: a zoo name (or None: the default) names
+    every part; the path of one part's file names its sibling ``<stem>.<part>.onnx``."""
+    for named in TWO_PARTS:
+        suffix = f".{named}.onnx"
+        if spec and spec.endswith(suffix):
+            return f"{spec.removesuffix(suffix)}.{part}.onnx"
+    return spec
 
 
 def companion(

@@ -161,8 +161,8 @@ def _precondition(fetched: _Fetched, out_key: str, options: ChunkOptions) -> Pre
 
 
 def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[str, bytes] | None:
-    """read → apply → write, timing each stage into the row; (output key, bytes) or None
-    after an error."""
+    """read → apply → write, timing each stage into the row; (output key, bytes), or None
+    after an error or for a task that writes nothing per image (its result is in the row)."""
     row = fetched.row
     try:
         with _timed(row, "decode"):
@@ -176,6 +176,8 @@ def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[st
         if result.compare_to_input:
             compared = result.pixels if result.reconstruction is None else result.reconstruction
             row.mse, row.psnr = reconstruction_error(image.pixels, compared)
+        if not task.writes_output:
+            return None
         with _timed(row, "encode"):
             data = task.write(result, info, options)
     except Exception as error:

@@ -5,6 +5,7 @@
     largest marks         input and output (a mask, or the cleaned image) of the largest
                           ``mask_area`` rows of segment, unwatermark and inpaint runs
     most / least changed  input and output of the lowest / highest PSNR (output vs input)
+    embedding map         an embed run's vectors on their principal plane, with thumbnails
 
 At most ``per_gallery`` items each, whatever the run's size; an image that cannot be read
 back (deleted meanwhile, an ``.aec`` stream) is shown without that thumbnail.
@@ -16,27 +17,48 @@ import io
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from PIL import Image
 
 from aepipe.errors import AepipeError
 from aepipe.images import as_dtype, as_rgb, decode
 from aepipe.runtime.reports.html import Gallery, GalleryItem, Thumbnail
+from aepipe.runtime.reports.plots import principal_plane, projection_png, spread_points
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
+from aepipe.runtime.reports.vectors import VectorSample
 from aepipe.storage import Storage
 
 THUMBNAIL_SIDE = 192
+PROJECTION_SIDE = 48  # thumbnails drawn on the embedding map
 PER_GALLERY = 8
 
 
 def thumbnail_png(data: bytes, key: str, side: int = THUMBNAIL_SIDE) -> bytes:
     """An 8-bit RGB PNG of at most ``side`` px a side of the image in ``data``."""
-    image = decode(data, key)
-    pixels = as_rgb(as_dtype(image.pixels, "uint8"))
-    picture = Image.fromarray(pixels)
-    picture.thumbnail((side, side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
+    _thumbnail(data, key, side).save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def _thumbnail(data: bytes, key: str, side: int) -> Image.Image:
+    image = decode(data, key)
+    picture = Image.fromarray(as_rgb(as_dtype(image.pixels, "uint8")))
+    picture.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return picture
+
+
+def embedding_map(sample: VectorSample, source: Storage) -> bytes:
+    """The run's vectors on their principal plane, with thumbnails of images spread over it
+    (read back from SOURCE; one that cannot be read is a dot like the others)."""
+    points = principal_plane(sample.vectors)
+    pictures = {}
+    for index in spread_points(points):
+        key = sample.keys[index]
+        try:
+            pictures[index] = np.asarray(_thumbnail(source.read(key), key, PROJECTION_SIDE))
+        except AepipeError:
+            continue
+    return projection_png(points, sample.total, pictures)
 
 
 def build_galleries(

@@ -51,3 +51,61 @@ def histogram_png(values: Sequence[float], label: str, threshold: float | None) 
 
 def _bins(count: int) -> int:
     return min(40, max(5, count // 3))
+
+
+#: Thumbnails drawn on the projection plot, at points spread over it.
+PROJECTION_PICTURES = 24
+
+
+def projection_png(
+    points: np.ndarray, total: int, pictures: Mapping[int, np.ndarray] | None = None
+) -> bytes:
+    """A scatter plot of ``points`` (N x 2, :func:`principal_plane` of a run's vectors, or a
+    sample of ``total``) with ``pictures`` (index -> H x W x 3 uint8) drawn at their points."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    figure = Figure(figsize=(8, 6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    axes.scatter(points[:, 0], points[:, 1], s=6, color="#4a7bb7", alpha=0.6)
+    for index, picture in (pictures or {}).items():
+        box = AnnotationBbox(OffsetImage(picture, zoom=0.6), tuple(points[index]), pad=0.1)
+        axes.add_artist(box)
+    shown = f"{len(points)} of {total}" if len(points) < total else f"{total}"
+    axes.set(
+        title=f"embeddings: first two principal components ({shown} images)",
+        xlabel="PC 1",
+        ylabel="PC 2",
+    )
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+def principal_plane(vectors: np.ndarray) -> np.ndarray:
+    """N x 2: the vectors projected on their two directions of largest variance."""
+    centred = vectors.astype(np.float64) - vectors.mean(axis=0)
+    if len(centred) < 2:
+        return np.zeros((len(centred), 2))
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    plane = centred @ directions[:2].T
+    return np.pad(plane, ((0, 0), (0, 2 - plane.shape[1])))
+
+
+def spread_points(points: np.ndarray, count: int = PROJECTION_PICTURES) -> list[int]:
+    """Indexes of ``count`` points spread over the plot (farthest-point sampling, from the
+    point nearest the centre), so the thumbnails show the whole map, not one cluster."""
+    if len(points) == 0:
+        return []
+    first = int(np.argmin(np.linalg.norm(points - points.mean(axis=0), axis=1)))
+    chosen = [first]
+    distance = np.linalg.norm(points - points[first], axis=1)
+    while len(chosen) < min(count, len(points)):
+        nxt = int(np.argmax(distance))
+        if distance[nxt] == 0:
+            break
+        chosen.append(nxt)
+        distance = np.minimum(distance, np.linalg.norm(points - points[nxt], axis=1))
+    return chosen

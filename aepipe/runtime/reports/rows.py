@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+#: The field of a row that holds its image's vector (``--task embed``) in memory, on its way
+#: to ``embeddings.parquet``; never written to the row files.
+VECTOR_FIELD = "embedding"
+
 
 class RowStatus(StrEnum):
     OK = "ok"

@@ -28,7 +28,7 @@ from aepipe.storage import Storage
 REPORTS_PREFIX = "_reports"
 REPORT_FILES = ("rows.jsonl", "rows.csv", "rows.parquet", "summary.json", "report.html")
 #: Row fields plotted in report.html when present (besides those the task has thresholds for).
-MEASURES = ("psnr", "bpp", "anomaly_score", "domain_score")
+MEASURES = ("psnr", "bpp", "anomaly_score", "domain_score", "reconstruction_psnr")
 #: Rows per Parquet row group (and per batch held in memory while writing it).
 PARQUET_ROWS = 8192
 
@@ -72,17 +72,22 @@ def write_report(
     collected: ReportCollector,
     summary: RunSummary,
     galleries: Sequence[Gallery] = (),
+    figures: Mapping[str, bytes] | None = None,
+    written: Sequence[str] = (),
 ) -> dict[str, str]:
     """Write the report files from ``collected`` rows (pass 2); returns their URIs by name.
+
+    ``figures`` (title -> PNG) join the histograms on the page; ``written`` names files
+    already in the report's folder (``embeddings.parquet``) that the summary lists too.
 
     Each file is written to a local temp file by streaming over the spooled rows and then
     uploaded streamed, so memory does not grow with the rows. The summary written already
     names the report's folder and files, so the file and what the flow returns are the same.
     """
-    files = {name: location.uri(name) for name in REPORT_FILES}
+    files = {name: location.uri(name) for name in (*REPORT_FILES, *written)}
     complete: RunSummary = {**summary, "report": location.folder, "files": files}
     collected.finish()
-    plots = histograms(collected.values, collected.measures)
+    plots = {**histograms(collected.values, collected.measures), **(figures or {})}
     writers: dict[str, Callable[[BinaryIO], None]] = {
         "rows.jsonl": partial(_rows_jsonl, collected),
         "rows.csv": partial(_rows_csv, collected),

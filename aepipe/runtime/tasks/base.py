@@ -68,6 +68,9 @@ class Task(Protocol):
     name: TaskName
     #: The row field that also names the output's key (anomaly: ``anomaly_map_key``), or None.
     output_key_field: ClassVar[str | None]
+    #: False for a task whose result is all in its row (embed): no object is written per
+    #: image, so nothing is skipped either; a resumed run still reuses finished chunks.
+    writes_output: ClassVar[bool]
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -103,6 +106,7 @@ class ImageIO:
     """Image in, image out, in the input's format unless ``--format`` says otherwise."""
 
     output_key_field: ClassVar[str | None] = None
+    writes_output: ClassVar[bool] = True
 
     def read(
         self, data: bytes, key: str, max_pixels: int, sibling: bytes | None = None

@@ -14,11 +14,18 @@ from aepipe.images.fill import FILL_MODEL
 from aepipe.runtime.anomaly.domain import DOMAIN_CHECK_TASK, DomainCheck, DomainScoring
 from aepipe.runtime.anomaly.scoring import AnomalyScoring
 from aepipe.runtime.codec.learned import load_codec
-from aepipe.runtime.model.zoo import companion, load_model, shipped_default
+from aepipe.runtime.model.zoo import (
+    companion,
+    find_model,
+    load_model,
+    part_spec,
+    shipped_default,
+)
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.anomaly import AnomalyTask
 from aepipe.runtime.tasks.base import Task
 from aepipe.runtime.tasks.compress import CompressTask, DecompressTask
+from aepipe.runtime.tasks.embed import EmbedTask
 from aepipe.runtime.tasks.inpaint import InpaintTask
 from aepipe.runtime.tasks.names import (
     CODEC_TASKS,
@@ -72,6 +79,21 @@ def _default_detector(options: TaskOptions) -> str | None:
     return companion(options.model, options.task, "detector")
 
 
+def load_embedder(options: TaskOptions) -> EmbedTask:
+    """The encoder ``--model`` names (a zoo entry's ``encoder`` part, or an
+    ``.encoder.onnx`` file) and its decoder when there is one (the entry's ``decoder`` part,
+    or the ``.decoder.onnx`` file beside it): without it rows carry no reconstruction error."""
+    spec, threads = options.model, options.threads
+    encoder_spec, decoder_spec = part_spec(spec, "encoder"), part_spec(spec, "decoder")
+    encoder, sha256 = load_model(encoder_spec, TaskName.EMBED, part="encoder", threads=threads)
+    try:
+        find_model(decoder_spec, TaskName.EMBED, part="decoder")
+    except ModelError:  # no decoder beside it: vectors without reconstruction errors
+        return EmbedTask(encoder, None, sha256)
+    decoder, _ = load_model(decoder_spec, TaskName.EMBED, part="decoder", threads=threads)
+    return EmbedTask(encoder, decoder, sha256)
+
+
 @cache
 def _build(options: TaskOptions) -> Task:
     name = options.task
@@ -108,6 +130,8 @@ def _build(options: TaskOptions) -> Task:
             return InpaintTask(options, load_detector(options))
         model, sha256 = load_model(options.model, name, threads=options.threads)
         return InpaintTask(options, load_detector(options), model, sha256)
+    if name is TaskName.EMBED:
+        return load_embedder(options)
     if name is TaskName.SEGMENT:
         detector = load_detector(options)
         assert detector is not None  # the segment task always has its model

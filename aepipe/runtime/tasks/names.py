@@ -15,6 +15,7 @@ class TaskName(StrEnum):
     ANOMALY = "anomaly"  # score against a model of normal images; heatmap PNG out
     SEGMENT = "segment"  # where a mask model finds a watermark; mask PNG out
     INPAINT = "inpaint"  # fill the holes (transparency, or what the segmenter masks)
+    EMBED = "embed"  # one vector per image (an encoder); embeddings.parquet, no image out
 
 
 #: What ``segment`` writes for each image and ``inpaint`` reads beside it (white = mark/hole).
