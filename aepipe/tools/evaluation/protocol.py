@@ -47,7 +47,13 @@ PROTOCOLS = {
 }
 EVAL_TASKS = tuple(PROTOCOLS)
 #: Evaluations with protocols of their own (their modules in tools/evaluation say how).
-OTHER_EVALS = (TaskName.COMPRESS, TaskName.ANOMALY, TaskName.SEGMENT, TaskName.INPAINT)
+OTHER_EVALS = (
+    TaskName.COMPRESS,
+    TaskName.ANOMALY,
+    TaskName.SEGMENT,
+    TaskName.INPAINT,
+    TaskName.EMBED,
+)
 
 
 class EvalError(AepipeError):
