@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aepipe.errors import AepipeError, RunInterrupted
 from aepipe.parameters import add_arguments, from_namespace
-from aepipe.runtime.options import RunOptions, TaskOptions
+from aepipe.runtime.options import GenerateOptions, RunOptions, TaskOptions
 
 if TYPE_CHECKING:
     from aepipe.runtime.reports.summary import RunSummary
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 TRAINING_COMMANDS = {
     "train": ("aepipe.training.train", "train a registered network (resumable)"),
     "export": ("aepipe.training.export", "export a checkpoint to ONNX + card + manifest"),
+    "train-prior": (
+        "aepipe.training.prior",
+        "train a VQ-VAE's autoregressive code prior and add it to the zoo entry",
+    ),
     "export-codec": (
         "aepipe.training.export_codec",
         "export a compressive autoencoder: encoder + decoder ONNX with integer CDF tables",
@@ -91,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_arguments(
         commands.add_parser("run", help="run a task over a folder or bucket prefix"), RunOptions
+    )
+    add_arguments(
+        commands.add_parser("generate", help="write N new images from a generative model"),
+        GenerateOptions,
     )
     commands.add_parser("models", help="list shipped models with their cards")
     _add_file_codec_arguments(
@@ -285,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = run_command(from_namespace(RunOptions, args))
             shown = ("report", "counts", "mean_psnr", "estimate")  # estimate: --dry-run only
             print(json.dumps({k: v for k, v in summary.items() if k in shown}))
+        elif args.command == "generate":
+            from aepipe.runtime.generation.flow import generate_images
+
+            summary = generate_images(**asdict(from_namespace(GenerateOptions, args)))
+            print(json.dumps({"report": summary["report"], "counts": summary["counts"]}))
         elif args.command == "models":
             models_command()
         elif args.command in ("compress", "decompress"):

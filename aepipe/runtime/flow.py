@@ -32,7 +32,7 @@ from prefect.futures import PrefectFuture
 
 from aepipe.parameters import args_docstring, signature_of
 from aepipe.runtime.fanout import child_links, child_rows, run_children
-from aepipe.runtime.options import RunOptions
+from aepipe.runtime.options import GenerateOptions, RunOptions
 from aepipe.runtime.pipeline import chunked, input_keys, process_chunk
 from aepipe.runtime.pipeline.estimate import estimate_run
 from aepipe.runtime.pipeline.progress import images_done
@@ -189,7 +189,7 @@ def _fan_out(options: RunOptions, run_id: str, started: datetime, dest: Storage)
 def record_start(
     dest: Storage,
     run_id: str,
-    options: RunOptions,
+    options: RunOptions | GenerateOptions,
     started: datetime,
     flow_run_id: str | None = None,
 ) -> None:

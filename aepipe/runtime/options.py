@@ -114,7 +114,26 @@ class ChunkOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunOptions(ChunkOptions, TaskOptions):
+class StorageAccess:
+    """How object storage is reached, for every flow that reads or writes it."""
+
+    endpoint_url: str | None = option("S3 endpoint (default: AWS_ENDPOINT_URL / AWS)", None)
+    credentials_block: str | None = option(
+        "name of a prefect-aws AwsCredentials block holding the S3 keys (default: the "
+        "standard AWS chain: environment, config files, roles)",
+        None,
+    )
+
+    def open(self, uri: str) -> Storage:
+        """The folder or ``s3://`` prefix ``uri``, with these credentials."""
+        credentials = None
+        if self.credentials_block is not None:
+            credentials = block_credentials(self.credentials_block)
+        return open_storage(uri, endpoint_url=self.endpoint_url, credentials=credentials)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions(StorageAccess, ChunkOptions, TaskOptions):
     """A whole run: the task and chunk options, where the images are, how keys are split."""
 
     source: str = option("local folder or s3://bucket/prefix to read", positional=True)
@@ -127,12 +146,6 @@ class RunOptions(ChunkOptions, TaskOptions):
     chunk_size: int = option("images per Prefect task", 32)
     chunks_in_flight: int = option(
         "chunk tasks submitted ahead of their results (raise with the task runner's workers)", 4
-    )
-    endpoint_url: str | None = option("S3 endpoint (default: AWS_ENDPOINT_URL / AWS)", None)
-    credentials_block: str | None = option(
-        "name of a prefect-aws AwsCredentials block holding the S3 keys (default: the "
-        "standard AWS chain: environment, config files, roles)",
-        None,
     )
     resume: str | None = option(
         "continue the unfinished run RUN_ID in DEST (default: the newest unfinished run of "
@@ -200,13 +213,39 @@ class RunOptions(ChunkOptions, TaskOptions):
     def storages(self) -> tuple[Storage, Storage]:
         """The source and destination, refused when one lies inside the other."""
         check_no_overlap(self.source, self.dest)
-        credentials = None
-        if self.credentials_block is not None:
-            credentials = block_credentials(self.credentials_block)
-        return (
-            open_storage(self.source, endpoint_url=self.endpoint_url, credentials=credentials),
-            open_storage(self.dest, endpoint_url=self.endpoint_url, credentials=credentials),
-        )
+        return self.open(self.source), self.open(self.dest)
+
+
+#: How a VQ-VAE's code maps are drawn (``aepipe generate --prior``).
+CODE_PRIORS = ("model", "frequencies")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateOptions(StorageAccess):
+    """A generation run: N new images from a generative autoencoder into DEST."""
+
+    dest: str = option("local folder or s3://bucket/prefix to write", positional=True)
+    count: int = option("how many images to generate", 16)
+    model: str | None = option(
+        "a generative model: zoo name or .decoder.onnx path (default: the shipped one)", None
+    )
+    seed: int = option(
+        "image i is drawn from the seed pair (SEED, i): the same seed and model give the same "
+        "images, whatever the chunking",
+        0,
+    )
+    prior: str = option(
+        "VQ-VAE: how code maps are drawn: 'model' (its autoregressive prior) or 'frequencies' "
+        "(every code independently, at its training frequency)",
+        "model",
+        choices=CODE_PRIORS,
+    )
+    chunk_size: int = option("images per Prefect task", 64)
+    overwrite: bool = option("redo images whose output already exists with this provenance", False)
+    threads: int = option("ONNX Runtime threads per model (0: OMP_NUM_THREADS or all)", 0)
+
+    def __post_init__(self) -> None:
+        _at_least(self, count=0, chunk_size=1, threads=0, seed=0)
 
 
 def _at_least(options: object, **minimums: int) -> None:

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PREFECT_FILE = DEPLOY / "prefect.yaml"
 ENTRYPOINT = "flows/process_images.py:process_images"
+GENERATE_ENTRYPOINT = "flows/generate_images.py:generate_images"
 POOLS = {  # pool name -> (type, base job template shipped in deploy/, if any)
     "aepipe-process": ("process", None),
     "aepipe-docker": ("docker", DEPLOY / "docker-base-job-template.json"),
@@ -85,10 +86,11 @@ def test_prefect_file_deployments_match_the_flow() -> None:
     deployments = _deployments()
     assert {"process", "docker-gpu", "k8s-gpu", "k8s-gpu-nightly"} <= deployments.keys()
     assert {d["work_pool"]["name"] for d in deployments.values()} == POOLS.keys()
-    signature = _flow_parameters(ENTRYPOINT)
-    required = {n for n, p in signature.items() if p.default is inspect.Parameter.empty}
+    signatures = {e: _flow_parameters(e) for e in (ENTRYPOINT, GENERATE_ENTRYPOINT)}
+    assert {d["entrypoint"] for d in deployments.values()} == signatures.keys()
     for name, deployment in deployments.items():
-        assert deployment["entrypoint"] == ENTRYPOINT, name
+        signature = signatures[deployment["entrypoint"]]
+        required = {n for n, p in signature.items() if p.default is inspect.Parameter.empty}
         parameters = deployment.get("parameters") or {}
         assert parameters.keys() <= signature.keys(), (name, parameters.keys() - signature)
         if deployment.get("schedules"):  # nobody passes parameters to a scheduled run
@@ -294,6 +296,7 @@ def test_flow_imports_without_torch() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"  # any `import torch` now raises
         "from flows.process_images import process_images\n"
+        "from flows.generate_images import generate_images\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120

@@ -120,15 +120,16 @@ def find_model(
     return ModelSource(path, None, spec)
 
 
-#: The parts of a two-part model (a codec, an embedding or generative autoencoder), each a
-#: file ``<stem>.<part>.onnx``.
-TWO_PARTS = ("encoder", "decoder")
+#: The parts a model of several files has (a codec, an embedding or generative autoencoder,
+#: a VQ-VAE's prior), each a file ``<stem>.<part>.onnx``.
+MODEL_PARTS = ("encoder", "decoder", "prior")
 
 
 def part_spec(spec: str | None, part: str) -> str | None:
-    """``--model`` for one part of a two-part model: a zoo name (or None: the default) names
-    every part; the path of one part's file names its sibling ``<stem>.<part>.onnx``."""
-    for named in TWO_PARTS:
+    """``--model`` for one part of a model of several files: a zoo name (or None: the
+    default) names every part; the path of one part's file names its sibling
+    ``<stem>.<part>.onnx``."""
+    for named in MODEL_PARTS:
         suffix = f".{named}.onnx"
         if spec and spec.endswith(suffix):
             return f"{spec.removesuffix(suffix)}.{part}.onnx"

@@ -97,7 +97,7 @@ def _fetch(key: str, source: Storage, dest: Storage, task: Task, options: ChunkO
         seen = None
         if done_key:
             seen = Seen(done_key, dest.head(done_key))
-            if _carries(seen.info, output_metadata(task.provenance, key)):
+            if carries(seen.info, output_metadata(task.provenance, key)):
                 row.status, row.output_key = RowStatus.SKIPPED, done_key
                 return _Fetched(None, row)
         if options.dry_run:  # HEAD only: the size, and a missing object shows now
@@ -135,7 +135,8 @@ class Seen:
     info: ObjectInfo | None
 
 
-def _carries(info: ObjectInfo | None, expected: Mapping[str, str]) -> bool:
+def carries(info: ObjectInfo | None, expected: Mapping[str, str]) -> bool:
+    """Whether an output ``head`` found carries the ``expected`` provenance (a finished one)."""
     return info is not None and all(info.metadata.get(k) == v for k, v in expected.items())
 
 
@@ -202,7 +203,7 @@ def _upload(
         try:
             dest.write(out_key, data, metadata, precondition)
         except PreconditionFailedError:
-            if not _carries(dest.head(out_key), metadata):
+            if not carries(dest.head(out_key), metadata):
                 raise
             row.status = RowStatus.SKIPPED
             row.warnings = "; ".join(filter(None, [row.warnings, CONCURRENT_WRITE]))

@@ -30,6 +30,7 @@ from aepipe.storage import Storage
 
 THUMBNAIL_SIDE = 192
 PROJECTION_SIDE = 48  # thumbnails drawn on the embedding map
+SHEET_CELL = 96  # side of one image on a contact sheet
 PER_GALLERY = 8
 
 
@@ -45,6 +46,32 @@ def _thumbnail(data: bytes, key: str, side: int) -> Image.Image:
     picture = Image.fromarray(as_rgb(as_dtype(image.pixels, "uint8")))
     picture.thumbnail((side, side), Image.Resampling.LANCZOS)
     return picture
+
+
+def contact_sheet(keys: Sequence[str], storage: Storage, columns: int = 8) -> bytes | None:
+    """The images ``keys`` (small ones: generated thumbnails) on one grid PNG, each shown at
+    ``SHEET_CELL`` px (nearest-neighbour, so their pixels stay visible); None without any."""
+    cells = []
+    for key in keys:
+        try:
+            cells.append(
+                _thumbnail(storage.read(key), key, SHEET_CELL).resize(
+                    (SHEET_CELL, SHEET_CELL), Image.Resampling.NEAREST
+                )
+            )
+        except AepipeError:
+            continue
+    if not cells:
+        return None
+    rows = math.ceil(len(cells) / columns)
+    sheet = Image.new(
+        "RGB", (min(len(cells), columns) * (SHEET_CELL + 2), rows * (SHEET_CELL + 2)), "white"
+    )
+    for i, cell in enumerate(cells):
+        sheet.paste(cell, ((i % columns) * (SHEET_CELL + 2), (i // columns) * (SHEET_CELL + 2)))
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def embedding_map(sample: VectorSample, source: Storage) -> bytes:
