@@ -7,12 +7,13 @@ Every export is verified, not assumed: ``onnx.checker`` (full check), then ONNX 
 output is compared with torch's on an input whose size differs from the traced one, and the
 export fails when they disagree by more than ``tolerance``.
 
-A generative autoencoder (VAE, VQ-VAE) is also written as its two halves, one zoo entry with
-three parts:
+An autoencoder exported for ``--task embed`` or ``generate`` is also written as its two
+halves, one zoo entry with three parts (a VQ-VAE's prior joins as a fourth,
+``aepipe train-prior``):
 
     NAME.onnx          x -> x_hat (the whole model)
-    NAME.encoder.onnx  x -> (mu, logvar) | (indices, z_e)
-    NAME.decoder.onnx  z | indices -> x_hat
+    NAME.encoder.onnx  x -> code | (mu, logvar) | (indices, z_e)
+    NAME.decoder.onnx  code | z | indices -> x_hat
 
 The encoder's first output is what the decoder takes, so decoder(encoder(x)[0]) is the whole
 model's deterministic reconstruction; the runtime embeds with the encoder and generates with
@@ -44,7 +45,9 @@ from aepipe.training.networks import create_model, model_kwargs
 
 PARITY_TOLERANCE = 1e-4
 #: Tasks whose models work on whole images at the training patch's size (their card's
-#: ``thumbnail``): an embedding's input, a generator's output.
+#: ``thumbnail``): an embedding's input, a generator's output. Their autoencoders are also
+#: exported as encoder and decoder parts (the runtime embeds with one, generates with the
+#: other).
 THUMBNAIL_TASKS = ("embed", "generate")
 Inputs = dict[str, torch.Tensor]
 
@@ -316,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
         parts[WHOLE_MODEL] = rewrite_card(parts[WHOLE_MODEL], card)
         scoring = card.anomaly
         print(f"threshold {scoring['threshold']:.4g}: {scoring['threshold_rule']}")
-    if isinstance(model, TwoPartModel) and not args.out:  # VAE, VQ-VAE: the halves as parts
+    if args.task in THUMBNAIL_TASKS and isinstance(model, TwoPartModel) and not args.out:
         parts |= export_parts(model, card, args.zoo)
     if not args.out:
         update_manifest(args.zoo, card, parts, args.default, args.companion_of)

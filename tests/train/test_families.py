@@ -28,7 +28,7 @@ from aepipe.training.train import TrainConfig, Trainer, cosine_lr
 pytestmark = pytest.mark.train
 
 AUTOENCODERS = sorted(name for name in MODELS if name.startswith("ae-"))
-TWO_PART = ["ae-vae", "ae-vqvae"]
+TWO_PART = ["ae-undercomplete", "ae-vae", "ae-vqvae"]
 
 
 def smooth_images(n: int, height: int, width: int, seed: int = 0) -> torch.Tensor:

@@ -49,3 +49,31 @@ def test_train_resume_and_export_from_s3(s3_env, s3_bucket, tmp_path, capsys):
     )
     assert entry["parts"]["model"]["parity_max_abs_diff"] < 1e-4
     assert (tmp_path / "weights" / "sr-test.pt").exists()
+
+
+def test_an_embedding_model_at_another_size_trains_exports_and_embeds(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        (photos / f"{i}.png").write_bytes(save(rng.integers(0, 256, (40, 56, 3), np.uint8)))
+    run = tmp_path / "run"
+    model_args = json.dumps({"widths": [8], "code_channels": 2})
+    train = ["train", "--model", "ae-undercomplete", "--model-args", model_args, "--task", "embed"]
+    train += ["--data", str(photos), "--out", str(run), "--batch", "2", "--patch", "16"]
+    assert main([*train, "--holdout", "1", "--threads", "1", "--steps", "2"]) == 0
+    zoo = tmp_path / "zoo"
+    export = ["export", str(run / "last.pt"), "--name", "embed-test", "--task", "embed"]
+    assert main([*export, "--zoo", str(zoo), "--weights", str(tmp_path / "weights")]) == 0
+    entry = json.loads((zoo / "manifest.json").read_text())["models"][0]
+    card = ModelCard.from_dict(entry["card"])
+    assert card.thumbnail == 16 and set(entry["parts"]) == {"model", "encoder", "decoder"}
+    assert "--model-args" in card.training_command  # the card says how to train it again
+
+    from aepipe.images import decode
+    from aepipe.runtime.options import TaskOptions
+    from aepipe.runtime.tasks.build import build_task
+
+    task = build_task(TaskOptions(task="embed", model=str(zoo / "embed-test.encoder.onnx")))
+    fields = task.apply(decode(save(rng.integers(0, 256, (30, 50, 3), np.uint8)), "x")).fields
+    assert fields["embedding_dim"] == 2 * 8 * 8 and fields["reconstruction_psnr"] > 0
