@@ -59,17 +59,26 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fit",
         type=Path,
-        help="anomaly: normal images PCA is fitted on (default: training data); embed: the "
-        "models' training images, for PCA (required)",
+        help="anomaly: normal images PCA is fitted on (default: training data); embed, "
+        "generate: the models' training images (PCA; nearest neighbours), required",
     )
     parser.add_argument(
         "--models",
         nargs="+",
-        help="embed: the embedding models compared (zoo names or .encoder.onnx paths; "
-        "default: --model, else the shipped one)",
+        help="embed, generate: the models compared (zoo names or .encoder.onnx / "
+        ".decoder.onnx paths; default: --model, else the shipped one)",
     )
     parser.add_argument(
-        "--views", type=int, default=8, help="embed: crops per held-out image (distractors)"
+        "--views",
+        type=int,
+        default=8,
+        help="embed, generate: crops per held-out image (distractors; references)",
+    )
+    parser.add_argument(
+        "--features", help="generate: the embedding model whose vectors are compared"
+    )
+    parser.add_argument(
+        "--count", type=int, default=1000, help="generate: images generated per model"
     )
     parser.add_argument(
         "--defects-per-kind",
@@ -233,15 +242,8 @@ def eval_command(args: argparse.Namespace) -> None:
         )
         report = run_anomaly_eval(anomaly)
         table = report.markdown()
-    elif args.task == "embed":
-        from aepipe.tools.evaluation.embed import EmbedEvalConfig, run_embed_eval
-
-        if args.fit is None:
-            raise AepipeError("eval --task embed needs --fit: the images PCA is fitted on")
-        models = args.models or [args.model]
-        report = run_embed_eval(
-            EmbedEvalConfig(args.data_dir, models, args.fit, args.seed, args.limit, args.views)
-        )
+    elif args.task in ("embed", "generate"):
+        report = _latent_eval(args)
         table = report.markdown()
     elif args.task == "inpaint":
         from aepipe.tools.evaluation.inpaint import run_inpaint_eval
@@ -267,6 +269,25 @@ def eval_command(args: argparse.Namespace) -> None:
         args.markdown.write_text(table + "\n")
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+def _latent_eval(args: argparse.Namespace) -> Any:
+    """``eval --task embed`` (vectors vs PCA) or ``generate`` (samples vs held-out photos)."""
+    if args.fit is None:
+        raise AepipeError(f"eval --task {args.task} needs --fit: the models' training images")
+    models = args.models or [args.model]
+    if args.task == "embed":
+        from aepipe.tools.evaluation.embed import EmbedEvalConfig, run_embed_eval
+
+        return run_embed_eval(
+            EmbedEvalConfig(args.data_dir, models, args.fit, args.seed, args.limit, args.views)
+        )
+    from aepipe.tools.evaluation.generate import GenerateEvalConfig, run_generate_eval
+
+    config = GenerateEvalConfig(
+        args.data_dir, models, args.fit, args.features, args.count, args.seed, args.views
+    )
+    return run_generate_eval(config)
 
 
 def training_command(name: str, argv: list[str]) -> int:

@@ -98,7 +98,7 @@ class EmbedReport:
 
 
 def run_embed_eval(config: EmbedEvalConfig) -> EmbedReport:
-    tasks = [_embedder(spec) for spec in config.models]
+    tasks = [embedder(spec) for spec in config.models]
     side = tasks[0].side
     if any(task.side != side for task in tasks):
         raise EvalError("the models compared must take thumbnails of one size")
@@ -115,11 +115,14 @@ def run_embed_eval(config: EmbedEvalConfig) -> EmbedReport:
     return EmbedReport(rows, pixels, len(held_out), len(database), side, settings)
 
 
-def views(image: np.ndarray, side: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+def views(
+    image: np.ndarray, side: int, count: int, rng: np.random.Generator, whole: bool = False
+) -> list[np.ndarray]:
     """``count`` square crops of ``image``, their side a log-uniform share (``CROP_SHARE``)
-    of its shorter side, as ``side`` x ``side`` thumbnails."""
+    of its shorter side, as ``side`` x ``side`` thumbnails; with ``whole``, the whole image's
+    thumbnail first."""
     shorter = min(image.shape[:2])
-    crops = []
+    crops = [square_thumbnail(image, side)] if whole else []
     for _ in range(count):
         share = math.exp(rng.uniform(*np.log(CROP_SHARE)))
         crop_side = max(side, round(shorter * share)) if shorter >= side else shorter
@@ -161,8 +164,7 @@ def fit_pca(folder: Path, side: int, components: int, rng: np.random.Generator) 
     crops as :func:`views` cuts them (by the covariance's eigenvectors: 3 side² is small)."""
     images = rgb_images(folder)
     per_image = max(0, math.ceil(FIT_THUMBNAILS / len(images)) - 1)
-    thumbnails = [square_thumbnail(image, side) for image in images]
-    thumbnails += [view for image in images for view in views(image, side, per_image, rng)]
+    thumbnails = [view for image in images for view in views(image, side, per_image, rng, True)]
     flat = _flat(np.stack(thumbnails)).astype(np.float64)
     if components > flat.shape[1]:
         raise EvalError(f"a code of {components} values is larger than the thumbnail")
@@ -178,7 +180,8 @@ def rgb_images(folder: Path, limit: int | None = None) -> list[np.ndarray]:
     return [as_rgb(load_clean(path).pixels) for path in list_images(folder, limit)]
 
 
-def _embedder(spec: str | None) -> EmbedTask:
+def embedder(spec: str | None) -> EmbedTask:
+    """The embed task of ``spec`` (zoo name, ``.encoder.onnx`` path, None: the shipped one)."""
     task = build_task(TaskOptions(task=TaskName.EMBED, model=spec))
     assert isinstance(task, EmbedTask)
     return task

@@ -53,6 +53,7 @@ OTHER_EVALS = (
     TaskName.SEGMENT,
     TaskName.INPAINT,
     TaskName.EMBED,
+    "generate",
 )
 
 
