@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +46,7 @@ from aepipe.runtime.reports.parts import existing_parts, merged_rows, read_part,
 from aepipe.runtime.reports.summary import ChildRun, RunInfo, RunSummary
 from aepipe.runtime.reports.vectors import EMBEDDINGS_FILE, merge_vectors, write_vector_part
 from aepipe.runtime.reports.writer import report_measures
-from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task
+from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task, TaskRuntime
 from aepipe.runtime.tasks.build import build_task
 from aepipe.storage import Storage
 
@@ -119,21 +119,15 @@ def finish_report(
     with ReportCollector(report_measures(runtime.thresholds)) as collected:
         for row in rows:
             collected.add(row)
-        finished = datetime.now(UTC)
-        run: RunInfo = {
-            "run_id": run_id,
-            "params": asdict(options),
-            "aepipe-model-sha256": provenance[MODEL_SHA256_METADATA],
-            "aepipe-params": provenance[PARAMS_METADATA],
-            "model": runtime.model,
-            "providers": runtime.providers,
-            "thresholds": runtime.thresholds,
-            "started": started.isoformat(timespec="seconds"),
-            "finished": finished.isoformat(timespec="seconds"),
-            "wall_seconds": round((finished - started).total_seconds(), 3),
-            "complete": interrupted is None,
-            "chunks_reused": progress.reused,
-        }
+        run = run_info(
+            run_id,
+            options,
+            provenance,
+            runtime,
+            started,
+            complete=interrupted is None,
+            reused=progress.reused,
+        )
         if interrupted:
             run["interrupted"] = interrupted
         if children is not None:
@@ -152,6 +146,35 @@ def finish_report(
         if interrupted is None:
             publish_artifacts(summary, picked)
         return summary
+
+
+def run_info(
+    run_id: str,
+    options: RunOptions | GenerateOptions,
+    provenance: Mapping[str, str],
+    runtime: TaskRuntime,
+    started: datetime,
+    *,
+    complete: bool = True,
+    reused: int = 0,
+) -> RunInfo:
+    """Who ran what, when: the summary's identity, from the run's options, its outputs'
+    provenance and what actually ran; finished now."""
+    finished = datetime.now(UTC)
+    return {
+        "run_id": run_id,
+        "params": asdict(options),
+        "aepipe-model-sha256": provenance[MODEL_SHA256_METADATA],
+        "aepipe-params": provenance[PARAMS_METADATA],
+        "model": runtime.model,
+        "providers": runtime.providers,
+        "thresholds": runtime.thresholds,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "wall_seconds": round((finished - started).total_seconds(), 3),
+        "complete": complete,
+        "chunks_reused": reused,
+    }
 
 
 def _process_images(*args: Any, **kwargs: Any) -> RunSummary:

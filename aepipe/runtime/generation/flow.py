@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import time
 from collections import deque
-from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -26,7 +25,7 @@ from prefect.futures import PrefectFuture
 
 from aepipe.errors import AepipeError
 from aepipe.parameters import args_docstring, signature_of
-from aepipe.runtime.flow import new_run_id, publish_artifacts, record_start
+from aepipe.runtime.flow import new_run_id, publish_artifacts, record_start, run_info
 from aepipe.runtime.generation.samplers import CodeSampler, Sampler, generators, load_sampler
 from aepipe.runtime.options import GenerateOptions
 from aepipe.runtime.pipeline.chunk import carries
@@ -35,8 +34,8 @@ from aepipe.runtime.reports.collect import ReportCollector
 from aepipe.runtime.reports.gallery import contact_sheet
 from aepipe.runtime.reports.parts import merged_rows, write_part
 from aepipe.runtime.reports.rows import RowStatus
-from aepipe.runtime.reports.summary import RunInfo, RunSummary
-from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, provenance_of
+from aepipe.runtime.reports.summary import RunSummary
+from aepipe.runtime.tasks.base import TaskRuntime, provenance_of
 from aepipe.storage import Storage
 
 #: Chunk tasks submitted ahead of their results (memory stays flat whatever ``count`` is).
@@ -126,21 +125,9 @@ def write_generation_report(
             collected.add(row)
             if row.status is not RowStatus.ERROR and len(shown) < SHEET_IMAGES:
                 shown.append(row.key)
-        finished = datetime.now(UTC)
-        run: RunInfo = {
-            "run_id": run_id,
-            "params": asdict(options),
-            "aepipe-model-sha256": made[MODEL_SHA256_METADATA],
-            "aepipe-params": made[PARAMS_METADATA],
-            "model": sampler.decoder.card.name,
-            "providers": sampler.decoder.providers,
-            "thresholds": {},
-            "started": started.isoformat(timespec="seconds"),
-            "finished": finished.isoformat(timespec="seconds"),
-            "wall_seconds": round((finished - started).total_seconds(), 3),
-            "complete": True,
-            "chunks_reused": 0,
-        }
+        decoder = sampler.decoder
+        runtime = TaskRuntime(decoder.card.name, decoder.providers)
+        run = run_info(run_id, options, made, runtime, started)
         summary = collected.totals.summary(run)
         figures, written = {}, []
         sheet = contact_sheet(shown, dest)
