@@ -262,11 +262,24 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         in_channels=getattr(model, "in_channels", 3),
         noise_level_input=bool(getattr(model, "noise_level_input", False)),
         thumbnail=config["patch"] if args.task in THUMBNAIL_TASKS else 0,
+        code_shape=thumbnail_code_shape(model, config["patch"])
+        if args.task in THUMBNAIL_TASKS
+        else (),
         training_command=f"{command}  # trained {config['step']} steps",
         training_data=args.training_data or config["data"],
         data_terms=args.data_terms,
         quality={label: float(value) for label, value in quality.items()},
     )
+
+
+def thumbnail_code_shape(model: nn.Module, side: int) -> tuple[int, ...]:
+    """The shape of one ``side``² thumbnail's code: what the exported decoder takes per image."""
+    if not isinstance(model, TwoPartModel):
+        raise ValueError(f"{type(model).__name__} has no encoder and decoder to export apart")
+    encoder, _ = model.export_parts()
+    with torch.no_grad():
+        code = encoder.eval()(torch.zeros(1, 3, side, side))
+    return tuple((code[0] if isinstance(code, tuple) else code).shape[1:])
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:

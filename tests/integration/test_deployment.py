@@ -542,6 +542,18 @@ def test_process_deployment_runs_on_a_worker(
     scheduled = _first_scheduled_run(prefect_server, deployed["process"].id, tmp_path)
     assert scheduled["counts"]["ok"] == 6, scheduled
 
+    # The generation flow's deployment, on the same worker, with the shipped model.
+    generated = tmp_path / "generated"
+    with prefect_server.settings():
+        gen_run = run_deployment(
+            "generate-images/generate",
+            parameters={"dest": str(generated), "count": 5},
+            timeout=RUN_TIMEOUT_S,
+        )
+    assert isinstance(gen_run, FlowRun) and gen_run.state is not None
+    assert gen_run.state.is_completed(), f"{gen_run.state!r}\n{_tail(process_worker)}"
+    assert len(list(generated.glob("sample-0-*.png"))) == 5
+
 
 def _check_fan_out(server: PrefectServer, tmp_path: Path, names: list[str]) -> None:
     """``fan_out=2`` on the process deployment: two child runs, disjoint shards whose union is

@@ -17,11 +17,14 @@ from flows.generate_images import generate_images
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CARD = ModelCard(name="tiny-gen", task="generate", thumbnail=16, pad_multiple=4)
+CARD = ModelCard(
+    name="tiny-gen", task="generate", thumbnail=16, pad_multiple=4, code_shape=(4, 4, 4)
+)
+CODES = ModelCard(name="tiny-gen", task="generate", thumbnail=16, pad_multiple=4, code_shape=(4, 4))
 
 
 def test_samples_rows_and_report_on_seaweedfs(prefect_harness, s3_env, s3_bucket, tmp_path):
-    model = str(counting_code_model(tmp_path / "vq", CARD))
+    model = str(counting_code_model(tmp_path / "vq", CODES))
     base = f"s3://{s3_bucket}"
     summary = generate_images(f"{base}/gen", count=10, model=model, seed=3, chunk_size=4)
     assert summary["counts"]["ok"] == 10 and summary["model"] == "tiny-gen"

@@ -18,7 +18,12 @@ from PIL import Image
 from torch import nn
 
 from aepipe.runtime.model.card import PART_METADATA_KEY, ModelCard
-from aepipe.training.export import PARITY_TOLERANCE, export_onnx, export_parts
+from aepipe.training.export import (
+    PARITY_TOLERANCE,
+    export_onnx,
+    export_parts,
+    thumbnail_code_shape,
+)
 from aepipe.training.networks import MODELS, create_model
 from aepipe.training.networks.contractive import jacobian_frobenius_estimate
 from aepipe.training.networks.losses import training_loss
@@ -260,3 +265,18 @@ def test_cosine_schedule_warms_up_then_decays() -> None:
     assert rates[0] < rates[1] < rates[2] == pytest.approx(1e-3)
     assert rates[3] == pytest.approx((1e-3 + config.min_lr) / 2, rel=0.02)
     assert rates[4] == pytest.approx(config.min_lr)
+
+
+@pytest.mark.parametrize("name", ["ae-undercomplete", "ae-vae"])
+def test_a_windowed_code_is_one_vector_at_the_thumbnail_size(name: str, tmp_path) -> None:
+    """window 4 on a 4 x 4 last map: a 16 px thumbnail has one code vector, like PCA's, and
+    the model stays fully convolutional (it exports with dynamic sizes)."""
+    torch.manual_seed(0)
+    size = {"code_channels": 6} if name == "ae-undercomplete" else {"latent_channels": 6}
+    model = create_model(name, widths=[8, 16], window=4, **size).eval()
+    assert thumbnail_code_shape(model, 16) == (6, 1, 1)
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 16, 16)).shape == (2, 3, 16, 16)
+        assert model(torch.rand(1, 3, 24, 20)).shape == (1, 3, 24, 20)  # a 3 x 2 code map
+    results = export_parts(model, card(name, model), tmp_path)
+    assert all(r.max_abs_diff < PARITY_TOLERANCE for r in results.values())

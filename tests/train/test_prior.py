@@ -45,7 +45,7 @@ def test_the_exported_prior_drives_the_runtime_sampler(tmp_path) -> None:
     torch.manual_seed(0)
     vqvae = VQVAE(widths=(8,), num_codes=16, code_dim=4).eval()
     card = ModelCard(name="tiny-vq", task="generate", architecture="ae-vqvae", thumbnail=8,
-                     pad_multiple=2)  # fmt: skip
+                     pad_multiple=2, code_shape=(4, 4))  # fmt: skip
     update_manifest(tmp_path, card, export_parts(vqvae, card, tmp_path), default=False)
     prior = CodePrior(num_codes=16, length=16, width=16, depth=1, heads=2)
     freq = frequencies(torch.randint(16, (50, 16)), 16)

@@ -44,14 +44,12 @@ def generators(seed: int, indexes: Sequence[int]) -> list[np.random.Generator]:
 
 
 def latent_shape(decoder: OnnxModel) -> tuple[int, ...]:
-    """The decoder's input per image: (channels, h, w) of a latent map or (h, w) of indices,
-    at the size that decodes to the card's thumbnail."""
+    """The decoder's input per image, from the card: (channels, h, w) of a latent map, or
+    (h, w) of codebook indices."""
     card = decoder.card
-    if card.thumbnail <= 0:
-        raise ModelError(f"model {card.name} has no thumbnail size in its card")
-    side = card.thumbnail // card.pad_multiple
-    dims = decoder.session.get_inputs()[0].shape
-    return (side, side) if len(dims) == 3 else (int(dims[1]), side, side)
+    if not card.code_shape:
+        raise ModelError(f"model {card.name} has no code shape in its card")
+    return card.code_shape
 
 
 def to_images(decoded: np.ndarray) -> np.ndarray:

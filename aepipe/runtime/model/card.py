@@ -34,6 +34,7 @@ class ModelCard:
     tile_overlap: int = 16  # >= the receptive-field radius that matters, to hide seams
     noise_level_input: bool = False  # takes a "noise_level" input (σ/255 per image)
     thumbnail: int = 0  # embed, generate: side of the square images it learned (0: any size)
+    code_shape: tuple[int, ...] = ()  # embed, generate: a thumbnail's code, (C, h, w) or (h, w)
     training_command: str = ""
     training_data: str = ""
     data_terms: str = ""  # licence/terms of the training data (BSDS: research use)
@@ -49,8 +50,9 @@ class ModelCard:
         """Build from JSON-like data, ignoring keys this version does not know."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if "input_range" in values:
-            values["input_range"] = tuple(values["input_range"])
+        for name in ("input_range", "code_shape"):  # JSON gives lists
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     @classmethod

@@ -36,13 +36,15 @@ class ConvAutoencoder(nn.Module):
         widths: tuple[int, ...] = (16, 32),
         code_channels: int = 8,
         code_activation: nn.Module | None = None,
+        window: int = 1,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.pad_multiple = downsampling_factor(widths)
         self.code_channels = code_channels
-        self.g_a = ConvEncoder(in_channels, widths, code_channels, code_activation)
-        self.g_s = ConvDecoder(code_channels, widths, in_channels)
+        self.window = window
+        self.g_a = ConvEncoder(in_channels, widths, code_channels, code_activation, window)
+        self.g_s = ConvDecoder(code_channels, widths, in_channels, window)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.g_s(self.g_a(x))
@@ -55,7 +57,7 @@ class ConvAutoencoder(nn.Module):
         self, n: int, height: int, width: int, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
         """Decoder inputs for ``n`` images of ``height`` x ``width`` (export examples)."""
-        h, w = latent_size(height, width, self.pad_multiple)
+        h, w = latent_size(height, width, self.pad_multiple, self.window)
         return {"z": torch.randn(n, self.code_channels, h, w, generator=generator)}
 
     def encode_with_penalty(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, LossTerms]:

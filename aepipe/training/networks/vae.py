@@ -35,8 +35,10 @@ from aepipe.training.networks.registry import register_model
 class GaussianEncoder(ConvEncoder):
     """q(z | x): image -> ``(mu, logvar)``, each N x latent x H/4 x W/4."""
 
-    def __init__(self, in_channels: int, widths: tuple[int, ...], latent_channels: int) -> None:
-        super().__init__(in_channels, widths, 2 * latent_channels)
+    def __init__(
+        self, in_channels: int, widths: tuple[int, ...], latent_channels: int, window: int = 1
+    ) -> None:
+        super().__init__(in_channels, widths, 2 * latent_channels, window=window)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         mu, logvar = super().forward(x).chunk(2, dim=1)
@@ -57,14 +59,16 @@ class VariationalAutoencoder(nn.Module):
         widths: tuple[int, ...] = (16, 32),
         latent_channels: int = 4,
         beta: float = 0.02,
+        window: int = 1,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.pad_multiple = downsampling_factor(widths)
         self.latent_channels = latent_channels
         self.beta = beta
-        self.g_a = GaussianEncoder(in_channels, widths, latent_channels)
-        self.g_s = ConvDecoder(latent_channels, widths, in_channels)
+        self.window = window
+        self.g_a = GaussianEncoder(in_channels, widths, latent_channels, window)
+        self.g_s = ConvDecoder(latent_channels, widths, in_channels, window)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mu, _ = self.g_a(x)
@@ -85,7 +89,7 @@ class VariationalAutoencoder(nn.Module):
         self, n: int, height: int, width: int, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
         """Decoder inputs for ``n`` images of ``height`` x ``width``: z ~ N(0, I)."""
-        h, w = latent_size(height, width, self.pad_multiple)
+        h, w = latent_size(height, width, self.pad_multiple, self.window)
         return {"z": torch.randn(n, self.latent_channels, h, w, generator=generator)}
 
     @torch.no_grad()

@@ -39,9 +39,12 @@ def test_every_model_and_sampling_gets_a_row_beside_the_photos(tmp_path, monkeyp
         (tmp_path / folder).mkdir()
         for i in range(5):
             (tmp_path / folder / f"{i}.png").write_bytes(save(photo_like(rng, 48, 64)))
-    card = ModelCard(name="gen", task="generate", thumbnail=16, pad_multiple=4)
+    card = ModelCard(
+        name="gen", task="generate", thumbnail=16, pad_multiple=4, code_shape=(4, 4, 4)
+    )
     vae = gaussian_decoder(tmp_path / "vae.decoder.onnx", card)
-    vq = counting_code_model(tmp_path / "vq", ModelCard(**{**card.__dict__, "name": "vq"}))
+    codes = ModelCard(name="vq", task="generate", thumbnail=16, pad_multiple=4, code_shape=(4, 4))
+    vq = counting_code_model(tmp_path / "vq", codes)
     features = block_mean_embedder(
         tmp_path / "feat", ModelCard(name="feat", task="embed", thumbnail=16), block=4
     )
