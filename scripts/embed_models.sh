@@ -20,11 +20,11 @@ train() {  # NAME MINUTES MODEL ARGS
 
 mkdir -p "$runs"
 for size in 64 16 256 32 128 8; do
-    train "undercomplete-$size" 4 ae-undercomplete "{$global, \"code_channels\": $size}"
+    train "undercomplete-$size" 3 ae-undercomplete "{$global, \"code_channels\": $size}"
 done
-train denoising-64 4 ae-denoising "{$global, \"code_channels\": 64}"
-train sparse-64 4 ae-sparse "{$global, \"code_channels\": 64}"
-train contractive-64 4 ae-contractive "{$global, \"code_channels\": 64}"
+train denoising-64 3 ae-denoising "{$global, \"code_channels\": 64}"
+train sparse-64 3 ae-sparse "{$global, \"code_channels\": 64}"
+train contractive-64 3 ae-contractive "{$global, \"code_channels\": 64}"
 train vae-64 8 ae-vae "{$global, \"latent_channels\": 64}"
 train vqvae-8x8 12 ae-vqvae '{"widths": [16, 32], "num_codes": 256, "code_dim": 16}'
 "$python" -m aepipe.training.prior "$runs/vqvae-8x8/last.pt" --data "$data" \
