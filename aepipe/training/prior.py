@@ -77,6 +77,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--export", metavar="NAME", help="add the prior to the zoo entry NAME")
     parser.add_argument("--zoo", type=Path, default=Path("aepipe/zoo"))
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=Path("checkpoints"),
+        help="with --export: where NAME.prior.pt (weights only; copy it to OUT/last.pt to "
+        "continue training) goes",
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -123,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
                 _save(args.out / "last.pt", prior, optimizer, step, seconds)
     if args.export:
         export_prior(prior, freq, args.export, args.zoo)
+        weights = {"model": prior.state_dict(), "step": step, "seconds": seconds}
+        args.weights.mkdir(parents=True, exist_ok=True)
+        torch.save(weights, args.weights / f"{args.export}.prior.pt")
 
 
 def export_prior(prior: CodePrior, freq: torch.Tensor, name: str, zoo: Path) -> None:
@@ -169,7 +179,8 @@ def _resume(path: Path, prior: CodePrior, optimizer: torch.optim.Optimizer) -> t
         return 0, 0.0
     state = torch.load(path, map_location="cpu", weights_only=True)
     prior.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    if "optimizer" in state:  # absent in the weights-only checkpoint a zoo export keeps
+        optimizer.load_state_dict(state["optimizer"])
     print(f"resumed {path} at step {state['step']}")
     return int(state["step"]), float(state["seconds"])
 

@@ -56,9 +56,12 @@ class ConvAutoencoder(nn.Module):
     def latent_inputs(
         self, n: int, height: int, width: int, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
-        """Decoder inputs for ``n`` images of ``height`` x ``width`` (export examples)."""
-        h, w = latent_size(height, width, self.pad_multiple, self.window)
-        return {"z": torch.randn(n, self.code_channels, h, w, generator=generator)}
+        """Decoder inputs for ``n`` images of ``height`` x ``width`` (export examples): codes
+        of random images, so they lie where the decoder is used (a sigmoid code in [0, 1])."""
+        latent_size(height, width, self.pad_multiple, self.window)  # refuses a bad size
+        x = torch.rand(n, self.in_channels, height, width, generator=generator)
+        with torch.no_grad():
+            return {"z": self.g_a(x)}
 
     def encode_with_penalty(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, LossTerms]:
         """Code of ``x``, the regulariser on it and its logged terms (none here)."""
