@@ -25,7 +25,7 @@ done
 train denoising-64 3 ae-denoising "{$global, \"code_channels\": 64}"
 train sparse-64 3 ae-sparse "{$global, \"code_channels\": 64}"
 train contractive-64 3 ae-contractive "{$global, \"code_channels\": 64}"
-train vae-64 8 ae-vae "{$global, \"latent_channels\": 64}"
+train vae-64 14 ae-vae "{$global, \"latent_channels\": 64}"
 train vqvae-8x8 12 ae-vqvae '{"widths": [16, 32], "num_codes": 256, "code_dim": 16}'
 "$python" -m aepipe.training.prior "$runs/vqvae-8x8/last.pt" --data "$data" \
     --out "$runs/vqvae-8x8-prior" --minutes 6 >> "$runs/vqvae-8x8-prior.log" 2>&1

@@ -130,7 +130,12 @@ def main(argv: list[str] | None = None) -> None:
                 _save(args.out / "last.pt", prior, optimizer, step, seconds)
     if args.export:
         export_prior(prior, freq, args.export, args.zoo)
-        weights = {"model": prior.state_dict(), "step": step, "seconds": seconds}
+        weights = {
+            "model": prior.state_dict(),
+            "config": {"num_codes": prior.num_codes, "length": prior.length},
+            "step": step,
+            "seconds": seconds,
+        }
         args.weights.mkdir(parents=True, exist_ok=True)
         torch.save(weights, args.weights / f"{args.export}.prior.pt")
 
