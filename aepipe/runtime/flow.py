@@ -44,7 +44,12 @@ from aepipe.runtime.reports.collect import ReportCollector
 from aepipe.runtime.reports.gallery import build_galleries, embedding_map
 from aepipe.runtime.reports.parts import existing_parts, merged_rows, read_part, write_part
 from aepipe.runtime.reports.summary import ChildRun, RunInfo, RunSummary
-from aepipe.runtime.reports.vectors import EMBEDDINGS_FILE, merge_vectors, write_vector_part
+from aepipe.runtime.reports.vectors import (
+    EMBEDDINGS_FILE,
+    merge_child_vectors,
+    merge_vectors,
+    write_vector_part,
+)
 from aepipe.runtime.reports.writer import report_measures
 from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task, TaskRuntime
 from aepipe.runtime.tasks.build import build_task
@@ -115,7 +120,11 @@ def finish_report(
         if children is not None
         else merged_rows(location, progress.chunks)
     )
-    vectors = None if children is not None else merge_vectors(location, progress.chunks)
+    vectors = (
+        merge_child_vectors(location, [child["run_id"] for child in children])
+        if children is not None
+        else merge_vectors(location, progress.chunks)
+    )
     with ReportCollector(report_measures(runtime.thresholds)) as collected:
         for row in rows:
             collected.add(row)

@@ -3,15 +3,16 @@
 
 A row carries its vector in memory only (``VECTOR_FIELD``); the chunk task moves the vectors
 of its rows into ``vectors/<index>.parquet`` before it writes the rows' part, so every part a
-resumed run reuses has its vectors. The merge streams part by part and keeps a fixed-size
-random sample for the report's projection plot, so memory does not grow with the run.
+resumed run reuses has its vectors. The merge streams part by part (a fan-out's: shard file
+by shard file) and keeps a fixed-size random sample for the report's projection plot, so
+memory does not grow with the run.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,20 @@ class VectorSample:
 def merge_vectors(location: ReportLocation, count: int) -> VectorSample | None:
     """Write ``embeddings.parquet`` from the parts of chunks 0 .. count-1 (in order, one part
     in memory at a time); None when the run made no vectors."""
+    return _merge(location, (location.read(vector_part_name(i)) for i in range(count)))
+
+
+def merge_child_vectors(location: ReportLocation, child_runs: Sequence[str]) -> VectorSample | None:
+    """A fan-out's ``embeddings.parquet``: its shard runs' files (in DEST beside this run's
+    report) one after another; None when no shard left one."""
+    storage = location.storage
+    files = (ReportLocation(storage, run_id).read(EMBEDDINGS_FILE) for run_id in child_runs)
+    return _merge(location, files)
+
+
+def _merge(location: ReportLocation, tables: Iterable[bytes | None]) -> VectorSample | None:
+    """Stream ``tables`` (Parquet bytes; None: absent) into the run's ``embeddings.parquet``,
+    keeping a uniform random sample for the report's plot."""
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(0)
@@ -74,8 +89,7 @@ def merge_vectors(location: ReportLocation, count: int) -> VectorSample | None:
     writer = None
     with tempfile.TemporaryDirectory(prefix="aepipe-vectors-") as folder:
         path = Path(folder) / EMBEDDINGS_FILE
-        for index in range(count):
-            data = location.read(vector_part_name(index))
+        for data in tables:
             if data is None:
                 continue
             table = pq.read_table(io.BytesIO(data))

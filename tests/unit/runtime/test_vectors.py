@@ -10,7 +10,12 @@ import pytest
 from aepipe.runtime.reports import vectors
 from aepipe.runtime.reports.plots import principal_plane, projection_png, spread_points
 from aepipe.runtime.reports.rows import VECTOR_FIELD, ReportRow
-from aepipe.runtime.reports.vectors import EMBEDDINGS_FILE, merge_vectors, write_vector_part
+from aepipe.runtime.reports.vectors import (
+    EMBEDDINGS_FILE,
+    merge_child_vectors,
+    merge_vectors,
+    write_vector_part,
+)
 from aepipe.runtime.reports.writer import ReportLocation
 from aepipe.storage import open_storage
 
@@ -70,3 +75,17 @@ def test_the_principal_plane_keeps_the_largest_spread_and_the_picked_points_cove
     assert principal_plane(np.ones((1, 3), np.float32)).shape == (1, 2)
     png = projection_png(points, 200, {picked[0]: np.zeros((8, 8, 3), np.uint8)})
     assert png.startswith(b"\x89PNG")
+
+
+def test_a_fan_out_merges_its_shards_files_in_order(tmp_path):
+    storage = open_storage(str(tmp_path))
+    for run_id, start in (("shard-a", 0), ("shard-b", 3)):
+        child = ReportLocation(storage, run_id)
+        write_vector_part(child, 0, rows(start, 3))
+        merge_vectors(child, 1)
+    parent = ReportLocation(storage, "parent")
+    sample = merge_child_vectors(parent, ["shard-a", "crashed-shard", "shard-b"])
+    assert sample is not None and sample.total == 6
+    table = pq.read_table(io.BytesIO(parent.read(EMBEDDINGS_FILE) or b""))
+    assert table.column("key").to_pylist() == [f"k{i}" for i in range(6)]
+    assert merge_child_vectors(ReportLocation(storage, "p2"), ["crashed-shard"]) is None
