@@ -34,12 +34,15 @@ def read_part(location: ReportLocation, index: int) -> list[ReportRow]:
     return [ReportRow.from_dict(json.loads(line)) for line in data.decode().splitlines() if line]
 
 
-def existing_parts(location: ReportLocation) -> set[int]:
-    """Indexes of the parts in storage (a listing, no reads)."""
-    prefix = location.key(PARTS) + "/"
+def existing_parts(
+    location: ReportLocation, folder: str = PARTS, extension: str = ".jsonl"
+) -> set[int]:
+    """Indexes of the parts in storage (a listing, no reads); ``folder`` and ``extension``
+    name another kind of per-chunk part (the vectors' Parquet files)."""
+    prefix = location.key(folder) + "/"
     found = set()
-    for key in location.storage.list(f"{prefix}*.jsonl"):
-        stem = key[len(prefix) : -len(".jsonl")]
+    for key in location.storage.list(f"{prefix}*{extension}"):
+        stem = key[len(prefix) : -len(extension)]
         if stem.isdigit():
             found.add(int(stem))
     return found

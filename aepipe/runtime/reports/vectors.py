@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aepipe.runtime.reports.parts import existing_parts
 from aepipe.runtime.reports.rows import VECTOR_FIELD, ReportRow
 from aepipe.runtime.reports.writer import ReportLocation
 
@@ -65,8 +66,11 @@ class VectorSample:
 
 def merge_vectors(location: ReportLocation, count: int) -> VectorSample | None:
     """Write ``embeddings.parquet`` from the parts of chunks 0 .. count-1 (in order, one part
-    in memory at a time); None when the run made no vectors."""
-    return _merge(location, (location.read(vector_part_name(i)) for i in range(count)))
+    in memory at a time); None when the run made no vectors. One listing says which parts
+    exist, so a run of another task costs no read per chunk."""
+    present = existing_parts(location, VECTOR_PARTS, ".parquet")
+    indexes = [i for i in range(count) if i in present]
+    return _merge(location, (location.read(vector_part_name(i)) for i in indexes))
 
 
 def merge_child_vectors(location: ReportLocation, child_runs: Sequence[str]) -> VectorSample | None:
