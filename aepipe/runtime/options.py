@@ -20,6 +20,7 @@ from aepipe.errors import AepipeError
 from aepipe.images import DEFAULT_MAX_PIXELS, WRITABLE_FORMATS
 from aepipe.images.fill import FILL_METHODS, FILL_MODEL
 from aepipe.parameters import option
+from aepipe.runtime.codec.targets import FLAGS, Measure, QualityTarget
 from aepipe.runtime.credentials import block_credentials
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.storage import Storage, check_no_overlap, open_storage
@@ -42,6 +43,15 @@ class TaskOptions:
     )
     scale: int | None = option("superres: upscaling factor", None, choices=(2, 4))
     rate: int | None = option("compress: rate point, 0 = smallest files (default: middle)", None)
+    target_psnr: float | None = option(
+        "compress: per image, the smallest file whose decoded image reaches this PSNR (dB)", None
+    )
+    target_ms_ssim: float | None = option(
+        "compress: per image, the smallest file whose decoded image reaches this MS-SSIM", None
+    )
+    target_bpp: float | None = option(
+        "compress: per image, the best quality within this many bits per pixel", None
+    )
     anchors: bool = option(
         "compress: JPEG/WebP PSNR at the same bpp in each row (~16 extra encodes)", True
     )
@@ -78,10 +88,28 @@ class TaskOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "task", TaskName(self.task))
         _at_least(self, batch_size=1, threads=0)
+        self.quality_target()
         if self.tile is not None:
             _at_least(self, tile=0)
         if self.overlap is not None:
             _at_least(self, overlap=0)
+
+    def quality_target(self) -> QualityTarget | None:
+        """The one ``--target-*`` given, or None; OptionError for two, or one with --rate."""
+        targets: dict[Measure, float | None] = {
+            "psnr": self.target_psnr,
+            "ms_ssim": self.target_ms_ssim,
+            "bpp": self.target_bpp,
+        }
+        given = [QualityTarget(m, value) for m, value in targets.items() if value is not None]
+        flags = ", ".join(FLAGS[target.measure] for target in given)
+        if len(given) > 1:
+            raise OptionError(f"{flags}: give one quality target")
+        if given and self.rate is not None:
+            raise OptionError(f"{flags} chooses each image's rate; it takes no --rate")
+        if given and given[0].value <= 0:
+            raise OptionError(f"{flags} {given[0].value}: must be above 0")
+        return given[0] if given else None
 
 
 @dataclass(frozen=True, kw_only=True)

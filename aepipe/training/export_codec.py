@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from aepipe.runtime.codec.entropy import EntropyTables
-from aepipe.runtime.codec.learned import ENTROPY_METADATA_KEY
+from aepipe.runtime.codec.priors import ENTROPY_METADATA_KEY
 from aepipe.runtime.model.card import CARD_METADATA_KEY, PART_METADATA_KEY, ModelCard
 from aepipe.training.export import (
     ExportResult,
@@ -36,29 +36,41 @@ from aepipe.training.export import (
     update_manifest,
 )
 from aepipe.training.networks.compression import FactorizedCompressor
+from aepipe.training.networks.lapped_codec import (
+    CLASS_OFFSET,
+    CLASSES,
+    LappedCompressor,
+    laplace_bin_probability,
+)
 
 PART_TASKS = {"encoder": "compress", "decoder": "decompress"}
 #: Symbol values searched for each channel's support, and the mass left to the escape symbol.
 SEARCH_RADIUS = 2048
 TAIL_MASS = 1e-7
+#: Laplacian scales (in quantiser steps) of the block-adaptive model's shared tables.
+SCALE_RANGE = (0.04, 128.0)
+SCALE_GRID = 64
+
+
+Compressor = FactorizedCompressor | LappedCompressor
 
 
 class _Encoder(nn.Module):
-    def __init__(self, g_a: nn.Module) -> None:
+    def __init__(self, model: Compressor) -> None:
         super().__init__()
-        self.g_a = g_a
+        self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.g_a(x)
+        return self.model.g_a(x)
 
 
 class _Decoder(nn.Module):
-    def __init__(self, g_s: nn.Module) -> None:
+    def __init__(self, model: Compressor) -> None:
         super().__init__()
-        self.g_s = g_s
+        self.model = model
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.g_s(latents)
+        return self.model.g_s(latents)
 
 
 @torch.no_grad()
@@ -82,20 +94,75 @@ def rate_tables(model: FactorizedCompressor, rate: int) -> EntropyTables:
     )
 
 
-def entropy_metadata(model: FactorizedCompressor) -> str:
+def rate_gains(model: Compressor, rate: int) -> dict[str, object]:
+    """λ, gain and inverse gain of one rate point, as the metadata lists them."""
+    gain, inverse = (t.detach().view(-1).numpy() for t in model.gains(rate))
+    return {
+        "lambda": model.lambdas[rate],
+        "gain": gain.astype(np.float32).tolist(),
+        "inverse_gain": inverse.astype(np.float32).tolist(),
+    }
+
+
+def entropy_metadata(model: Compressor) -> str:
     """Gains and tables of every rate point, as the runtime's ``aepipe.entropy`` JSON."""
-    rates = []
-    for rate, lam in enumerate(model.lambdas):
-        gain, inverse = (t.detach().view(-1).numpy() for t in model.gains(rate))
-        rates.append(
-            {
-                "lambda": lam,
-                "gain": gain.astype(np.float32).tolist(),
-                "inverse_gain": inverse.astype(np.float32).tolist(),
-                "tables": json.loads(rate_tables(model, rate).to_json()),
-            }
-        )
-    return json.dumps({"version": 1, "rates": rates}, separators=(",", ":"))
+    if isinstance(model, LappedCompressor):
+        document = block_adaptive_document(model)
+    else:
+        rates = [
+            {**rate_gains(model, rate), "tables": json.loads(rate_tables(model, rate).to_json())}
+            for rate in range(len(model.lambdas))
+        ]
+        document = {"version": 1, "rates": rates}
+    return json.dumps(document, separators=(",", ":"))
+
+
+def laplacian_pmf(scale: float) -> tuple[np.ndarray, int]:
+    """(pmf over -R..R, offset -R) of a zero-mean Laplacian of ``scale`` rounded to integers;
+    R covers all but TAIL_MASS (at most SEARCH_RADIUS: escapes code the rest)."""
+    radius = int(min(SEARCH_RADIUS, max(1, np.ceil(scale * np.log(1 / TAIL_MASS)))))
+    values = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    pmf = laplace_bin_probability(values, torch.tensor(scale, dtype=torch.float64))
+    return pmf.numpy(), -radius
+
+
+@torch.no_grad()
+def block_adaptive_document(model: LappedCompressor) -> dict[str, object]:
+    """The block-adaptive entropy model as integer tables (see runtime/codec/priors.py).
+
+    Learned Laplacian scales are snapped to a log-spaced grid of SCALE_GRID tables (about a
+    fifth of an octave apart, costing well under 1 % of the rate); class probabilities
+    become one integer table per (rate, group, previous class).
+    """
+    grid = np.geomspace(*SCALE_RANGE, SCALE_GRID)
+    pmfs, offsets = zip(*(laplacian_pmf(float(scale)) for scale in grid), strict=True)
+    scale_tables = EntropyTables.from_pmfs(pmfs, offsets, np.zeros(len(grid)))
+
+    def nearest(log_scales: torch.Tensor) -> np.ndarray:
+        distance = np.abs(log_scales.numpy()[..., None] - np.log(grid))
+        return distance.argmin(axis=-1)
+
+    static_index = nearest(model.log_scale_static.double())
+    scale_index = nearest(model.log_scale.double())
+    first_classed = model.bounds[1][0]
+    scale_index[:, :first_classed] = static_index[:, :first_classed, None]
+    class_pmfs = torch.softmax(model.class_logits.double(), dim=-1).reshape(-1, CLASSES)
+    classes = class_pmfs.shape[0]
+    class_tables = EntropyTables.from_pmfs(
+        list(class_pmfs.numpy()), np.zeros(classes, dtype=np.int32), np.zeros(classes)
+    )
+    return {
+        "version": 2,
+        "kind": "block-adaptive",
+        "rates": [rate_gains(model, rate) for rate in range(len(model.lambdas))],
+        "group_starts": [start for start, _ in model.bounds],
+        "class_offset": CLASS_OFFSET,
+        "classes": CLASSES,
+        "class_tables": json.loads(class_tables.to_json()),
+        "scale_tables": json.loads(scale_tables.to_json()),
+        "scale_index": scale_index.tolist(),
+        "static_index": static_index.tolist(),
+    }
 
 
 def part_card_of(card: ModelCard, part: str) -> ModelCard:
@@ -106,7 +173,7 @@ def part_card_of(card: ModelCard, part: str) -> ModelCard:
 PartInputs = Callable[[int, int, int], Inputs]
 
 
-def codec_parts(model: FactorizedCompressor) -> dict[str, tuple[nn.Module, PartInputs]]:
+def codec_parts(model: Compressor) -> dict[str, tuple[nn.Module, PartInputs]]:
     """Per part: the module exported, and example inputs of n x (h, w) latent cells."""
     latent = model.log_gain.shape[1]
     m = model.pad_multiple
@@ -118,12 +185,10 @@ def codec_parts(model: FactorizedCompressor) -> dict[str, tuple[nn.Module, PartI
     def latents(n: int, h: int, w: int) -> Inputs:
         return {"latents": torch.randn(n, latent, h, w, generator=generator) * 4}
 
-    return {"encoder": (_Encoder(model.g_a), images), "decoder": (_Decoder(model.g_s), latents)}
+    return {"encoder": (_Encoder(model), images), "decoder": (_Decoder(model), latents)}
 
 
-def export_codec(
-    model: FactorizedCompressor, card: ModelCard, folder: Path
-) -> dict[str, ExportResult]:
+def export_codec(model: Compressor, card: ModelCard, folder: Path) -> dict[str, ExportResult]:
     """Write and prove ``NAME.encoder.onnx`` and ``NAME.decoder.onnx``; results by part."""
     model.eval()
     entropy = entropy_metadata(model)
@@ -147,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.task = "compress"
     model, config = load_checkpoint(args.checkpoint)
-    if not isinstance(model, FactorizedCompressor):
+    if not isinstance(model, FactorizedCompressor | LappedCompressor):
         raise SystemExit(f"{args.checkpoint}: {config['model']} is not a compressive autoencoder")
     card = card_for(model, config, args)
     results = export_codec(model, card, args.zoo)

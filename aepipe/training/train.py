@@ -44,6 +44,7 @@ from aepipe.training.networks.losses import (
     INPUT_AWARE_LOSSES,
     RECONSTRUCTION_LOSSES,
     HasValidationMetrics,
+    InitialisedFromData,
     model_inputs,
     training_loss,
 )
@@ -225,14 +226,15 @@ class Trainer:
         )
         self.step = 0
         self.seconds = 0.0  # training time of earlier segments of this run
-        self._resume()
+        self._resume(train_images)
 
     @property
     def checkpoint_path(self) -> Path:
         return self.out / "last.pt"
 
-    def _resume(self) -> None:
-        """Continue ``OUT/last.pt`` exactly; else start from ``init_from``'s weights if given."""
+    def _resume(self, train_images: Sequence[np.ndarray]) -> None:
+        """Continue ``OUT/last.pt`` exactly; else start from ``init_from``'s weights if given,
+        or from what the network computes from the training images, if it does."""
         if not self.checkpoint_path.exists():
             if self.config.init_from:
                 weights = torch.load(
@@ -240,6 +242,9 @@ class Trainer:
                 )["model"]
                 self.model.load_state_dict(weights)
                 print(f"initialised from {self.config.init_from}")
+            elif isinstance(self.model, InitialisedFromData):
+                self.model.initialise_from(train_images)
+                print(f"initialised from {len(train_images)} training images")
             return
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])

@@ -259,34 +259,136 @@ def _check_latent_array(array: np.ndarray, tables: EntropyTables, dtype: type) -
         raise ValueError(f"{array.shape[0]} channels, tables have {tables.num_channels}")
 
 
-def encode_symbols(symbols: np.ndarray, tables: EntropyTables) -> tuple[bytes, bytes]:
-    """int32 symbols (C, H, W) -> (main ANS stream, escape stream), both little-endian."""
-    _check_latent_array(symbols, tables, np.int32)
-    flat = symbols.reshape(tables.num_channels, -1)
-    low = tables.offsets[:, None]
-    escaped = (flat < low) | (flat > low + (tables.lengths[:, None] - 1))  # no int32 overflow
-    indices = flat - low  # escaped slots may wrap: replaced next
-    np.copyto(indices, tables.lengths[:, None], where=escaped)
+@dataclass(frozen=True)
+class Segment:
+    """Symbols coded together, each with the row of ``tables`` that codes it.
+
+    The symbols of a row are coded in their order within the segment, the rows in ascending
+    order; a decoder that knows the table ids (from what it decoded before) reads them back.
+    """
+
+    symbols: np.ndarray  # int32 (n,)
+    table_ids: np.ndarray  # integer (n,), each in 0..tables.num_channels - 1
+    tables: EntropyTables
+
+    def coding_order(self) -> np.ndarray:
+        """Positions in coding order: by table id, then by position."""
+        return np.argsort(self.table_ids, kind="stable")
+
+
+def encode_segments(segments: Sequence[Segment]) -> tuple[bytes, bytes]:
+    """Segments -> (main ANS stream, escape stream); :class:`SegmentDecoder` reads them in order.
+
+    One ANS stack holds every segment, written in reverse so that decoding runs first segment,
+    first row first. Escaped values go to the escape stream in decoding order.
+    """
     coder = constriction.stream.stack.AnsCoder()
-    models = _coding_models(tables)
-    for channel in reversed(range(tables.num_channels)):
-        coder.encode_reverse(indices[channel], models[channel])
+    escapes = []
+    for segment in reversed(segments):
+        order = segment.coding_order()
+        symbols = segment.symbols[order]
+        ids = np.asarray(segment.table_ids)[order]
+        tables = segment.tables
+        low, lengths = tables.offsets[ids], tables.lengths[ids]
+        escaped = (symbols < low) | (symbols > low + (lengths - 1))  # no int32 overflow
+        indices = symbols - low  # escaped slots may wrap: replaced next
+        np.copyto(indices, lengths, where=escaped)
+        models = _coding_models(tables)
+        bounds = np.searchsorted(ids, np.arange(tables.num_channels + 1))
+        for row in reversed(range(tables.num_channels)):
+            if bounds[row + 1] > bounds[row]:
+                coder.encode_reverse(indices[bounds[row] : bounds[row + 1]], models[row])
+        escapes.append(symbols[escaped].astype("<i4").tobytes())
     main = coder.get_compressed().astype("<u4").tobytes()
-    return main, flat[escaped].astype("<i4").tobytes()
+    return main, b"".join(reversed(escapes))
+
+
+class SegmentDecoder:
+    """Reads back, segment by segment, what :func:`encode_segments` wrote.
+
+    Every problem a stream can have (truncation, garbage, a forged escape) is a
+    BitstreamError; :meth:`finish` checks that nothing is left over.
+    """
+
+    def __init__(self, main: bytes, escapes: bytes) -> None:
+        if len(main) % 4:
+            raise BitstreamError(f"main stream is {len(main)} bytes, not a whole number of words")
+        if len(escapes) % 4:
+            raise BitstreamError(f"escape stream is {len(escapes)} bytes, not whole int32s")
+        try:
+            words = np.frombuffer(main, dtype="<u4").astype(np.uint32)
+            self._coder = constriction.stream.stack.AnsCoder(words)
+        except Exception as error:  # constriction documents no error types
+            raise BitstreamError(f"main stream cannot be decoded: {error}") from error
+        self._escapes = np.frombuffer(escapes, dtype="<i4").astype(np.int32)
+        self._escapes_read = 0
+
+    def decode(self, table_ids: np.ndarray, tables: EntropyTables) -> np.ndarray:
+        """The int32 symbols of the next segment, whose table ids the caller knows."""
+        ids = np.asarray(table_ids)
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        counts = np.bincount(sorted_ids, minlength=tables.num_channels)
+        indices = np.empty(ids.size, dtype=np.int32)
+        start = 0
+        try:
+            for row, model in enumerate(_coding_models(tables)):
+                if counts[row]:
+                    indices[start : start + counts[row]] = self._coder.decode(model, counts[row])
+                    start += counts[row]
+        except Exception as error:  # constriction documents no error types; any is a bad stream
+            raise BitstreamError(f"main stream cannot be decoded: {error}") from error
+        escaped = indices == tables.lengths[sorted_ids]
+        symbols = indices + tables.offsets[sorted_ids]  # escaped slots may wrap: overwritten next
+        symbols[escaped] = self._escape_values(sorted_ids[escaped], tables)
+        result = np.empty_like(symbols)
+        result[order] = symbols
+        return result
+
+    def _escape_values(self, ids: np.ndarray, tables: EntropyTables) -> np.ndarray:
+        """The next escaped values, checked to lie outside their rows' ranges."""
+        end = self._escapes_read + ids.size
+        if end > self._escapes.size:
+            raise BitstreamError(
+                f"escape stream holds {self._escapes.size} values, at least {end} needed"
+            )
+        values = self._escapes[self._escapes_read : end]
+        self._escapes_read = end
+        relative = values.astype(np.int64) - tables.offsets[ids]
+        if np.any((relative >= 0) & (relative < tables.lengths[ids])):
+            raise BitstreamError("escape stream holds a value the table codes directly")
+        return values
+
+    def finish(self) -> None:
+        """BitstreamError unless both streams were read exactly to their ends."""
+        if not self._coder.is_empty():
+            raise BitstreamError("main stream has data left after the last symbol")
+        if self._escapes_read != self._escapes.size:
+            raise BitstreamError(
+                f"escape stream holds {self._escapes.size} values, {self._escapes_read} used"
+            )
+
+
+def encode_symbols(symbols: np.ndarray, tables: EntropyTables) -> tuple[bytes, bytes]:
+    """int32 symbols (C, H, W) of a factorized prior -> (main ANS stream, escape stream)."""
+    _check_latent_array(symbols, tables, np.int32)
+    return encode_segments([Segment(symbols.reshape(-1), _channel_ids(symbols.shape), tables)])
 
 
 def decode_symbols(
     main: bytes, escapes: bytes, shape: tuple[int, int, int], tables: EntropyTables
 ) -> np.ndarray:
     """Inverse of :func:`encode_symbols`; BitstreamError for any stream it cannot have made."""
-    count = _symbols_per_channel(shape, tables)
-    if len(main) % 4:
-        raise BitstreamError(f"main stream is {len(main)} bytes, not a whole number of words")
-    indices = _decode_indices(np.frombuffer(main, dtype="<u4").astype(np.uint32), count, tables)
-    escaped = indices == tables.lengths[:, None]
-    symbols = indices + tables.offsets[:, None]  # escaped slots may wrap: overwritten next
-    symbols[escaped] = _escape_values(escapes, escaped, tables)
+    _symbols_per_channel(shape, tables)
+    decoder = SegmentDecoder(main, escapes)
+    symbols = decoder.decode(_channel_ids(shape), tables)
+    decoder.finish()
     return symbols.reshape(shape)
+
+
+def _channel_ids(shape: tuple[int, ...]) -> np.ndarray:
+    """Table id of each symbol of a (C, H, W) latent coded one table per channel."""
+    return np.repeat(np.arange(shape[0], dtype=np.int32), int(np.prod(shape[1:])))
 
 
 def _symbols_per_channel(shape: tuple[int, int, int], tables: EntropyTables) -> int:
@@ -301,34 +403,6 @@ def _symbols_per_channel(shape: tuple[int, int, int], tables: EntropyTables) -> 
     if channels * height * width > MAX_SYMBOLS:
         raise BitstreamError(f"latent shape {shape} is implausibly large")
     return height * width
-
-
-def _decode_indices(words: np.ndarray, count: int, tables: EntropyTables) -> np.ndarray:
-    """Table indices (C, count); a valid stream leaves the coder exactly empty."""
-    indices = np.empty((tables.num_channels, count), dtype=np.int32)
-    try:
-        coder = constriction.stream.stack.AnsCoder(words)
-        for channel, model in enumerate(_coding_models(tables)):
-            indices[channel] = coder.decode(model, count)
-        leftover = not coder.is_empty()
-    except Exception as error:  # constriction documents no error types; any is a bad stream
-        raise BitstreamError(f"main stream cannot be decoded: {error}") from error
-    if leftover:
-        raise BitstreamError("main stream has data left after the last symbol")
-    return indices
-
-
-def _escape_values(escapes: bytes, escaped: np.ndarray, tables: EntropyTables) -> np.ndarray:
-    """True values of the escaped positions, checked to lie outside their channel's range."""
-    expected = 4 * int(escaped.sum())
-    if len(escapes) != expected:
-        raise BitstreamError(f"escape stream is {len(escapes)} bytes, expected {expected}")
-    values = np.frombuffer(escapes, dtype="<i4").astype(np.int32)
-    channels = np.nonzero(escaped)[0]
-    relative = values.astype(np.int64) - tables.offsets[channels]
-    if np.any((relative >= 0) & (relative < tables.lengths[channels])):
-        raise BitstreamError("escape stream holds a value the table codes directly")
-    return values
 
 
 def throughput(

@@ -11,56 +11,20 @@ the decoder by name and sha256 prefix, and both are checked before any symbol is
 
 from __future__ import annotations
 
-import json
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from aepipe.errors import BitstreamError, ImageError, ModelError
 from aepipe.images import DecodedImage, ImageInfo, as_rgb, from_float, to_float
 from aepipe.runtime.codec.container import AecHeader, pack, unpack
-from aepipe.runtime.codec.entropy import (
-    EntropyTables,
-    decode_symbols,
-    dequantize,
-    encode_symbols,
-    quantize,
-)
+from aepipe.runtime.codec.priors import ENTROPY_METADATA_KEY, RatePoint, read_entropy_model
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.model.zoo import load_model, part_spec
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.runtime.tiling import compute_padding
 
-ENTROPY_METADATA_KEY = "aepipe.entropy"
 BIT_DEPTHS = {"uint8": 8, "uint16": 16}
-
-
-@dataclass(frozen=True)
-class RatePoint:
-    """One operating point of a variable-rate model: λ it was trained for, gains, tables."""
-
-    lam: float
-    gain: np.ndarray  # float32 (C,): y is multiplied by it before rounding
-    inverse_gain: np.ndarray  # float32 (C,): symbols are multiplied by it before g_s
-    tables: EntropyTables
-
-
-def rate_points(metadata: Mapping[str, str], label: str) -> list[RatePoint]:
-    """The rate points stored in an exported codec part's ``aepipe.entropy`` metadata."""
-    raw = metadata.get(ENTROPY_METADATA_KEY)
-    if raw is None:
-        raise ModelError(f"model {label}: not a codec (no {ENTROPY_METADATA_KEY} metadata)")
-    return [
-        RatePoint(
-            lam=float(r["lambda"]),
-            gain=np.asarray(r["gain"], dtype=np.float32),
-            inverse_gain=np.asarray(r["inverse_gain"], dtype=np.float32),
-            tables=EntropyTables.from_json(json.dumps(r["tables"])),
-        )
-        for r in json.loads(raw)["rates"]
-    ]
 
 
 class LearnedCodec:
@@ -74,27 +38,22 @@ class LearnedCodec:
         self.name = decoder.card.name
         self.fingerprint = decoder_sha256[:16]
         self.multiple = decoder.card.pad_multiple
-        self.rates = rate_points(decoder.metadata, self.name)
+        self.rates, self.entropy = read_entropy_model(decoder.metadata, self.name)
 
     def rate_point(self, rate: int) -> RatePoint:
-        """Gains and tables of rate point ``rate``; an unknown rate names the valid ones."""
+        """Gains of rate point ``rate``; an unknown rate names the valid ones."""
         if not 0 <= rate < len(self.rates):
             raise ModelError(f"rate {rate}: {self.name} has rates 0..{len(self.rates) - 1}")
         return self.rates[rate]
 
     def compress(self, image: DecodedImage, rate: int, key: str = "") -> bytes:
         """One image -> ``.aec`` bytes at rate point ``rate`` (0 = smallest files)."""
-        if self.encoder is None:
-            raise ModelError(f"codec {self.name}: loaded for decoding only")
-        point = self.rate_point(rate)
         info = image.info
         bit_depth = BIT_DEPTHS.get(info.dtype)
         if bit_depth is None:
             raise ImageError(key, f"{info.mode} ({info.dtype}) images cannot be compressed")
-        x, pad = _padded_rgb(image.pixels, self.multiple)
-        y = self.encoder.run(x)[0] * point.gain[:, None, None]
-        main, escapes = encode_symbols(quantize(y, point.tables), point.tables)
-        streams = [main, escapes]
+        y, pad = self.scaled_latents(image, rate)
+        streams = list(self.entropy.encode(y, rate))
         if image.alpha is not None:
             streams.append(zlib.compress(np.ascontiguousarray(image.alpha).tobytes(), 9))
         header = AecHeader(
@@ -111,12 +70,20 @@ class LearnedCodec:
         )
         return pack(header, streams)
 
+    def scaled_latents(self, image: DecodedImage, rate: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """(y · gain[rate], (C, h, w) float32; the padding added): what the entropy model codes."""
+        if self.encoder is None:
+            raise ModelError(f"codec {self.name}: loaded for decoding only")
+        point = self.rate_point(rate)
+        x, pad = _padded_rgb(image.pixels, self.multiple)
+        return self.encoder.run(x)[0] * point.gain[:, None, None], pad
+
     def decompress(self, data: bytes, key: str = "") -> DecodedImage:
         """``.aec`` bytes -> pixels in the original mode and bit depth (+ alpha)."""
         header, streams = _unpack(data, key)
         point = self._check(header, streams, key)
-        symbols = decode_symbols(streams[0], streams[1], header.latent_shape, point.tables)
-        latents = dequantize(symbols, point.tables) * point.inverse_gain[:, None, None]
+        scaled = self.entropy.decode(streams[0], streams[1], header.latent_shape, header.rate)
+        latents = scaled * point.inverse_gain[:, None, None]
         x_hat = self.decoder.run(latents[None])[0].transpose(1, 2, 0)
         x_hat = x_hat[: header.height, : header.width]
         dtype = np.uint8 if header.bit_depth == 8 else np.uint16

@@ -113,7 +113,8 @@ def _build(options: TaskOptions) -> Task:
         chosen = len(codec.rates) // 2 if options.rate is None else options.rate
         codec.rate_point(chosen)  # an unknown --rate fails the run before any work
         domain = load_domain_check(options, TaskName.COMPRESS)
-        return CompressTask(codec, chosen, options.anchors, domain=domain)
+        target = options.quality_target()
+        return CompressTask(codec, chosen, options.anchors, domain=domain, target=target)
     if name is TaskName.DECOMPRESS:
         return DecompressTask(options.model, options.threads)
     if name is TaskName.ANOMALY:

@@ -25,6 +25,7 @@ from aepipe.metrics.msssim import ms_ssim
 from aepipe.runtime.anomaly.domain import DomainCheck
 from aepipe.runtime.codec.anchors import psnr_at_bpp
 from aepipe.runtime.codec.learned import LearnedCodec, load_codec, read_header
+from aepipe.runtime.codec.targets import CodedFile, Measure, QualityTarget
 from aepipe.runtime.options import ChunkOptions
 from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
 from aepipe.runtime.tasks.names import TaskName
@@ -43,10 +44,16 @@ class CompressTask(ImageIO):
     anchors: bool = True
     name: TaskName = TaskName.COMPRESS
     domain: DomainCheck | None = None  # trust check: rows get domain_score, out_of_domain
+    target: QualityTarget | None = None  # each image's rate chosen to meet it instead
 
     @property
     def provenance(self) -> Mapping[str, str]:
-        params = {"task": str(self.name), "rate": self.rate}
+        params: dict[str, object] = {"task": str(self.name), "rate": self.rate}
+        if self.target:
+            params = {
+                "task": str(self.name),
+                "target": f"{self.target.measure}={self.target.value}",
+            }
         return provenance_of(self.codec.fingerprint, params)
 
     @property
@@ -56,19 +63,32 @@ class CompressTask(ImageIO):
         return TaskRuntime(self.codec.name, providers, domain_thresholds(self.domain))
 
     def apply(self, image: DecodedImage) -> TaskOutput:
-        data = self.codec.compress(image, self.rate)
-        decoded = self.codec.decompress(data)
-        pixels = image.info.width * image.info.height
-        bpp = 8 * len(data) / pixels
-        fields: dict[str, object] = {
-            **(self.domain.fields(image.pixels) if self.domain else {}),
-            "rate": self.rate,
-            "bpp": round(bpp, 5),
-            "ms_ssim": round(ms_ssim(image.pixels, decoded.pixels), 6),
-        }
+        fields: dict[str, object] = self.domain.fields(image.pixels) if self.domain else {}
+        if self.target is None:
+            coded = self._coded(image, self.rate)
+        else:
+            rates = len(self.codec.rates)
+            coded, met = self.target.search(rates, lambda rate: self._coded(image, rate))
+            fields[f"target_{self.target.measure}"] = self.target.value
+            fields["target_met"] = met
+        bpp = coded.measures["bpp"]
+        fields.update(
+            rate=coded.rate, bpp=round(bpp, 5), ms_ssim=round(coded.measures["ms_ssim"], 6)
+        )
         if self.anchors:
-            fields.update(_anchor_fields(image, decoded, bpp))
-        return TaskOutput(decoded.pixels, decoded.alpha, fields, payload=data)
+            fields.update(_anchor_fields(image, coded.measures["psnr"], bpp))
+        return TaskOutput(coded.decoded.pixels, coded.decoded.alpha, fields, payload=coded.data)
+
+    def _coded(self, image: DecodedImage, rate: int) -> CodedFile:
+        """``image`` coded at ``rate`` and decoded from the bytes, as a reader will get it."""
+        data = self.codec.compress(image, rate)
+        decoded = self.codec.decompress(data)
+        measures: dict[Measure, float] = {
+            "bpp": 8 * len(data) / (image.info.width * image.info.height),
+            "psnr": reconstruction_error(image.pixels, decoded.pixels)[1],
+            "ms_ssim": ms_ssim(image.pixels, decoded.pixels),
+        }
+        return CodedFile(rate, data, decoded, measures)
 
     def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
         assert output.payload is not None  # apply always sets it
@@ -81,14 +101,13 @@ class CompressTask(ImageIO):
         return AEC_EXTENSION
 
 
-def _anchor_fields(image: DecodedImage, decoded: DecodedImage, bpp: float) -> dict[str, object]:
-    """PSNR of JPEG and WebP at this bpp, and how far the learned codec is above each.
+def _anchor_fields(image: DecodedImage, ours: float, bpp: float) -> dict[str, object]:
+    """PSNR of JPEG and WebP at this bpp, and how far the learned codec's (``ours``) is above.
 
     Anchors code the 8-bit RGB view of the image (gray replicated), which is also what the
     codec's PSNR is measured against for 8-bit inputs.
     """
     rgb = as_rgb(as_dtype(image.pixels, "uint8"))
-    ours = reconstruction_error(image.pixels, decoded.pixels)[1]
     fields: dict[str, object] = {}
     for codec in ANCHOR_CODECS:
         anchor = psnr_at_bpp(rgb, codec, bpp)

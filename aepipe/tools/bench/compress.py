@@ -2,8 +2,8 @@
 
     compress        decoded image ─► encoder.onnx ─► gain, round ─► ANS ─► .aec   (whole call)
     decompress      .aec ─► ANS ─► inverse gain ─► decoder.onnx ─► pixels         (whole call)
-    entropy encode  encode_symbols on the very symbols compress coded for these images
-    entropy decode  decode_symbols on the streams compress wrote for them
+    entropy encode  the codec's entropy model on the very latents compress coded for them
+    entropy decode  the same model on the streams compress wrote for them
 
 Everything runs at the middle rate point of the default codec, on the bench's synthetic PNGs
 decoded once, the four steps timed in alternation. The issue's goal "entropy coding never the
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from aepipe.images import decode
+from aepipe.images import DecodedImage, decode
 from aepipe.runtime.codec.container import unpack
-from aepipe.runtime.codec.entropy import EntropyTables, decode_symbols, encode_symbols, throughput
-from aepipe.runtime.codec.learned import load_codec
+from aepipe.runtime.codec.entropy import throughput
+from aepipe.runtime.codec.learned import LearnedCodec, load_codec
 from aepipe.tools.bench.timing import BenchError, Timing, interleaved, megapixels, rate
 
 COMPRESS_LABEL = "compress"
@@ -36,30 +36,31 @@ ENTROPY_TARGET_MB_S = 50.0  # the issue's goal for both directions
 
 @dataclass(frozen=True)
 class CodedLatents:
-    """One image's quantised latents and the two streams compress wrote for them."""
+    """One image's scaled latents and the two streams compress wrote for them."""
 
-    symbols: np.ndarray  # int32 (C, H, W)
+    scaled: np.ndarray  # float32 (C, H, W): y · gain, before rounding
     main: bytes
     escapes: bytes
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        channels, height, width = self.symbols.shape
+        channels, height, width = self.scaled.shape
         return channels, height, width
 
 
-def coded_latents(data: bytes, tables: EntropyTables, key: str = "") -> CodedLatents:
-    """The symbols inside an ``.aec`` file, checked to re-encode to exactly its streams.
+def coded_latents(
+    codec: LearnedCodec, image: DecodedImage, data: bytes, rate: int, key: str = ""
+) -> CodedLatents:
+    """The latents behind an ``.aec`` file, checked to entropy-code to exactly its streams.
 
-    Reading them back from compress's own output makes the entropy rows time the real work of
+    Taking them from compress's own output makes the entropy rows time the real work of
     the compress row, not a stand-in; the re-encoding check proves it.
     """
-    header, streams = unpack(data)
-    main, escapes = streams[0], streams[1]
-    symbols = decode_symbols(main, escapes, header.latent_shape, tables)
-    if encode_symbols(symbols, tables) != (main, escapes):
-        raise BenchError(f"{key}: re-encoding the latent symbols does not give the same streams")
-    return CodedLatents(symbols, main, escapes)
+    main, escapes = unpack(data)[1][:2]
+    scaled = codec.scaled_latents(image, rate)[0]
+    if codec.entropy.encode(scaled, rate) != (main, escapes):
+        raise BenchError(f"{key}: re-encoding the latents does not give the same streams")
+    return CodedLatents(scaled, main, escapes)
 
 
 def bench_codec(
@@ -68,12 +69,11 @@ def bench_codec(
     """Time the default codec's four steps on ``pngs``; the rows and what they mean."""
     codec = load_codec(None, threads=threads)
     level = len(codec.rates) // 2
-    point = codec.rates[level]
     images = {key: decode(data, key) for key, data in pngs.items()}
     files = {key: codec.compress(image, level, key) for key, image in images.items()}
-    latents = [coded_latents(data, point.tables, key) for key, data in files.items()]
+    latents = [coded_latents(codec, images[key], data, level, key) for key, data in files.items()]
     work = sum(megapixels(i.info.width, i.info.height) for i in images.values())
-    symbols = sum(c.symbols.size for c in latents)
+    symbols = sum(c.scaled.size for c in latents)
 
     def compress_all() -> None:
         for key, image in images.items():
@@ -85,11 +85,11 @@ def bench_codec(
 
     def encode_all() -> None:
         for coded in latents:
-            encode_symbols(coded.symbols, point.tables)
+            codec.entropy.encode(coded.scaled, level)
 
     def decode_all() -> None:
         for coded in latents:
-            decode_symbols(coded.main, coded.escapes, coded.shape, point.tables)
+            codec.entropy.decode(coded.main, coded.escapes, coded.shape, level)
 
     fns: dict[str, Callable[[], object]] = {
         COMPRESS_LABEL: compress_all,
@@ -117,7 +117,7 @@ def bench_codec(
         "codec_providers": codec.decoder.providers,
         "rate": level,
         "rates": len(codec.rates),
-        "lambda": point.lam,
+        "lambda": codec.rates[level].lam,
         "bits_per_pixel": 8 * sum(map(len, files.values())) / (work * 1e6),
         "entropy_bits_per_symbol": 8 * coded_bytes / symbols,
         "escaped_symbols": sum(len(c.escapes) // SYMBOL_BYTES for c in latents),

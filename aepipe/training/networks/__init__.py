@@ -5,6 +5,7 @@ from aepipe.training.networks import (  # noqa: F401  (importing a family regist
     contractive,
     denoising,
     inpaint,
+    lapped_codec,
     segment,
     sparse,
     srnet,

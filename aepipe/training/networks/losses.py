@@ -7,9 +7,10 @@ through :func:`training_loss` and stays family-agnostic.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -83,6 +84,13 @@ class HasValidationMetrics(Protocol):
     def validation_metrics(
         self, inputs: dict[str, torch.Tensor], clean: torch.Tensor
     ) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class InitialisedFromData(Protocol):
+    """A network whose good starting point is computed from the data (a PCA), not drawn."""
+
+    def initialise_from(self, images: Sequence[np.ndarray]) -> None: ...
 
 
 def training_loss(

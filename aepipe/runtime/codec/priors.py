@@ -1,0 +1,197 @@
+"""The two entropy models a codec part can carry, read from its ``aepipe.entropy`` metadata.
+
+- ``factorized`` (format 1): one integer CDF per latent channel and rate point.
+- ``block-adaptive`` (format 2): per 16x16 block and channel group a *class* (the group's RMS
+  in quantiser steps on a half-octave scale), coded with a table chosen by the previous
+  group's class; each symbol then coded by the Laplacian table its (rate, channel, class)
+  maps to. Classes are sent, not predicted, so the decoder chooses every table from integers.
+
+Both turn scaled latents (y · gain, C x h x w float32) into two streams and back into the
+rounded values; everything here is numpy, and every probability an integer table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from aepipe.errors import BitstreamError, ModelError
+from aepipe.runtime.codec.entropy import (
+    EntropyTables,
+    Segment,
+    SegmentDecoder,
+    decode_symbols,
+    dequantize,
+    encode_segments,
+    encode_symbols,
+    quantize,
+)
+
+ENTROPY_METADATA_KEY = "aepipe.entropy"
+
+
+class EntropyModel(Protocol):
+    """Scaled latents of one rate point <-> (main stream, escape stream)."""
+
+    def encode(self, scaled: np.ndarray, rate: int) -> tuple[bytes, bytes]: ...
+
+    def decode(
+        self, main: bytes, escapes: bytes, shape: tuple[int, int, int], rate: int
+    ) -> np.ndarray:
+        """The rounded scaled latents (C, h, w) float32."""
+        ...
+
+
+@dataclass(frozen=True)
+class FactorizedPrior:
+    """One integer CDF table per channel, per rate point (Ballé et al. 2018's factorized)."""
+
+    tables: tuple[EntropyTables, ...]  # per rate
+
+    def encode(self, scaled: np.ndarray, rate: int) -> tuple[bytes, bytes]:
+        return encode_symbols(quantize(scaled, self.tables[rate]), self.tables[rate])
+
+    def decode(
+        self, main: bytes, escapes: bytes, shape: tuple[int, int, int], rate: int
+    ) -> np.ndarray:
+        tables = self.tables[rate]
+        return dequantize(decode_symbols(main, escapes, shape, tables), tables)
+
+
+@dataclass(frozen=True)
+class BlockAdaptivePrior:
+    """Classes per block and channel group, then Laplacian tables chosen by them."""
+
+    group_starts: tuple[int, ...]  # first channel of each group; group 0 has no class
+    class_offset: int
+    classes: int
+    class_tables: EntropyTables  # row (rate · G + group) · classes + previous class
+    scale_tables: EntropyTables  # one Laplacian per row
+    scale_index: np.ndarray  # (rates, C, classes): row of scale_tables
+    static_index: np.ndarray  # (rates, C): row of scale_tables for group 0's channels
+
+    def group_of_channels(self, channels: int) -> np.ndarray:
+        """Group index of each latent channel."""
+        return np.searchsorted(np.array(self.group_starts), np.arange(channels), side="right") - 1
+
+    def block_classes(self, scaled: np.ndarray) -> np.ndarray:
+        """(G, h, w) int32 classes of (C, h, w) latents in quantiser steps; group 0 is 0."""
+        groups = self.group_of_channels(scaled.shape[0])
+        classes = np.zeros((len(self.group_starts), *scaled.shape[1:]), dtype=np.int32)
+        for group in range(1, len(self.group_starts)):
+            rms = np.sqrt(np.mean(scaled[groups == group] ** 2, axis=0))
+            level = np.rint(2 * np.log2(rms + 1e-6)) + self.class_offset
+            classes[group] = np.clip(level, 0, self.classes - 1)
+        return classes
+
+    def _class_rows(self, rate: int, group: int, previous: np.ndarray) -> np.ndarray:
+        return (rate * len(self.group_starts) + group) * self.classes + previous.reshape(-1)
+
+    def _symbol_rows(self, rate: int, classes: np.ndarray, channels: int) -> np.ndarray:
+        """(C · h · w,) row of scale_tables for every symbol, in channel-major order."""
+        groups = self.group_of_channels(channels)
+        block_class = classes[groups]  # (C, h, w): each channel's group's class
+        rows = self.scale_index[rate][np.arange(channels)[:, None, None], block_class]
+        static = groups == 0
+        rows[static] = self.static_index[rate][static][:, None, None]
+        return rows.reshape(-1)
+
+    def encode(self, scaled: np.ndarray, rate: int) -> tuple[bytes, bytes]:
+        classes = self.block_classes(scaled)
+        segments = [
+            Segment(
+                classes[g].reshape(-1), self._class_rows(rate, g, classes[g - 1]), self.class_tables
+            )
+            for g in range(1, len(classes))
+        ]
+        symbols = np.rint(scaled).astype(np.int32).reshape(-1)
+        symbol_rows = self._symbol_rows(rate, classes, scaled.shape[0])
+        segments.append(Segment(symbols, symbol_rows, self.scale_tables))
+        return encode_segments(segments)
+
+    def decode(
+        self, main: bytes, escapes: bytes, shape: tuple[int, int, int], rate: int
+    ) -> np.ndarray:
+        decoder = SegmentDecoder(main, escapes)
+        classes = np.zeros((len(self.group_starts), shape[1], shape[2]), dtype=np.int32)
+        for group in range(1, len(self.group_starts)):
+            rows = self._class_rows(rate, group, classes[group - 1])
+            decoded = decoder.decode(rows, self.class_tables)
+            if np.any((decoded < 0) | (decoded >= self.classes)):
+                raise BitstreamError("a block class outside the model's classes")
+            classes[group] = decoded.reshape(shape[1:])
+        symbols = decoder.decode(self._symbol_rows(rate, classes, shape[0]), self.scale_tables)
+        decoder.finish()
+        return symbols.reshape(shape).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """One operating point of a variable-rate model: the λ it was trained for, and gains."""
+
+    lam: float
+    gain: np.ndarray  # float32 (C,): y is multiplied by it before rounding
+    inverse_gain: np.ndarray  # float32 (C,): symbols are multiplied by it before g_s
+
+
+def read_entropy_model(
+    metadata: Mapping[str, str], label: str
+) -> tuple[list[RatePoint], EntropyModel]:
+    """Rate points and entropy model from a codec part's ``aepipe.entropy`` metadata."""
+    raw = metadata.get(ENTROPY_METADATA_KEY)
+    if raw is None:
+        raise ModelError(f"model {label}: not a codec (no {ENTROPY_METADATA_KEY} metadata)")
+    try:
+        document = json.loads(raw)
+        rates = [
+            RatePoint(
+                lam=float(r["lambda"]),
+                gain=np.asarray(r["gain"], dtype=np.float32),
+                inverse_gain=np.asarray(r["inverse_gain"], dtype=np.float32),
+            )
+            for r in document["rates"]
+        ]
+        kind = document.get("kind", "factorized")
+        if kind == "factorized":
+            tables = tuple(_tables(r["tables"]) for r in document["rates"])
+            return rates, FactorizedPrior(tables)
+        if kind == "block-adaptive":
+            return rates, _block_adaptive(document, len(rates), rates[0].gain.size)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelError(f"model {label}: malformed {ENTROPY_METADATA_KEY}: {error}") from None
+    raise ModelError(f"model {label}: unknown entropy model kind {kind!r}")
+
+
+def _tables(document: Any) -> EntropyTables:
+    return EntropyTables.from_json(json.dumps(document))
+
+
+def _block_adaptive(document: dict[str, Any], rates: int, channels: int) -> BlockAdaptivePrior:
+    """The block-adaptive model, its index arrays checked against its tables."""
+    prior = BlockAdaptivePrior(
+        group_starts=tuple(int(v) for v in document["group_starts"]),
+        class_offset=int(document["class_offset"]),
+        classes=int(document["classes"]),
+        class_tables=_tables(document["class_tables"]),
+        scale_tables=_tables(document["scale_tables"]),
+        scale_index=np.asarray(document["scale_index"], dtype=np.int64),
+        static_index=np.asarray(document["static_index"], dtype=np.int64),
+    )
+    groups = len(prior.group_starts)
+    if prior.group_starts[0] != 0 or list(prior.group_starts) != sorted(set(prior.group_starts)):
+        raise ValueError("group_starts must rise from 0")
+    if prior.scale_index.shape != (rates, channels, prior.classes):
+        raise ValueError(f"scale_index shape {prior.scale_index.shape}")
+    if prior.static_index.shape != (rates, channels):
+        raise ValueError(f"static_index shape {prior.static_index.shape}")
+    rows = prior.scale_tables.num_channels
+    for index in (prior.scale_index, prior.static_index):
+        if index.min() < 0 or index.max() >= rows:
+            raise ValueError("a scale index outside the scale tables")
+    if prior.class_tables.num_channels != rates * groups * prior.classes:
+        raise ValueError("class_tables needs one row per (rate, group, previous class)")
+    return prior

@@ -1,0 +1,116 @@
+"""The lapped codec: it starts as block PCA, trains, and its ONNX halves with integer tables
+decode what torch decodes, at the rate its likelihoods predict."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from imagefactory import save
+from test_families import assert_learns, smooth_images, train
+
+from aepipe.images import decode
+from aepipe.runtime.codec.learned import load_codec
+from aepipe.training.export import card_for
+from aepipe.training.export_codec import export_codec
+from aepipe.training.networks import create_model
+from aepipe.training.networks.lapped_codec import LappedCompressor
+
+pytestmark = pytest.mark.train
+
+SAMPLES = Path(__file__).resolve().parents[2] / "aepipe" / "samples"
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[np.ndarray]:
+    return [decode(p.read_bytes(), p.name).pixels for p in sorted(SAMPLES.glob("*.png"))]
+
+
+@pytest.fixture(scope="module")
+def initialised(photos) -> LappedCompressor:
+    torch.manual_seed(0)
+    model = create_model("aec-lapped-s", latent=48, filter_channels=8)
+    assert isinstance(model, LappedCompressor)
+    model.initialise_from(photos[:3])
+    return model.eval()
+
+
+def as_tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(pixels.astype(np.float32) / 255).permute(2, 0, 1)[None]
+
+
+def test_at_step_zero_the_codec_is_block_pca(initialised, photos) -> None:
+    """Unrounded round trip = projection of each 16x16 block on the leading components: a
+    held-out photo comes back as well as 48 of 768 components allow, and the filter is off."""
+    x = as_tensor(photos[3][:128, :192])
+    with torch.no_grad():
+        y = initialised.g_a(x)
+        linear = initialised.g_s_linear(y)
+        assert torch.equal(initialised.g_s(y), linear)
+        psnr = -10 * math.log10(torch.mean((linear.clamp(0, 1) - x) ** 2).item())
+        assert psnr > 24
+        again = initialised.g_a(linear)  # a projection: applying it twice changes nothing
+    assert torch.allclose(again, y, atol=1e-3)
+
+
+def test_the_entropy_model_starts_fitted_to_the_pca_latents(initialised, photos) -> None:
+    """Validation bits at step 0 are close to what the integer tables spend: the learned scales
+    and class tables start where counting them on the training blocks puts them."""
+    x = as_tensor(photos[3][:128, :192])
+    metrics = initialised.validation_metrics({"x": x}, x)
+    bpps = [metrics[f"val_bpp_{rate}"] for rate in range(5)]
+    assert bpps == sorted(bpps) and 0.05 < bpps[0] < bpps[-1] < 4
+
+
+def test_a_few_steps_lower_the_rate_distortion_loss(photos) -> None:
+    torch.manual_seed(0)
+    model = create_model("aec-lapped-s", latent=24, filter_channels=8)
+    model.initialise_from(photos[:2])
+    assert_learns(train(model, smooth_images(4, 64, 64), steps=20))
+
+
+def test_exported_codec_codes_at_the_predicted_rate_and_decodes_what_torch_decodes(
+    initialised, photos, tmp_path: Path
+) -> None:
+    config = {
+        "model": "aec-lapped-s",
+        "task": "reconstruct",
+        "data": "samples",
+        "steps": 0,
+        "step": 0,
+        "batch": 1,
+        "patch": 64,
+        "lr": 0,
+        "seed": 0,
+    }
+    args = argparse.Namespace(
+        name="aec-lapped-test",
+        version="1",
+        training_data=None,
+        data_terms="",
+        quality=None,
+        training_note="",
+        task="compress",
+    )
+    card = card_for(initialised, config, args)
+    export_codec(initialised, card, tmp_path)
+    codec = load_codec(str(tmp_path / "aec-lapped-test.encoder.onnx"))
+    image = decode(save(photos[3][:96, :160]), "photo.png")
+    x = as_tensor(image.pixels)
+    for rate in (0, 4):
+        data = codec.compress(image, rate)
+        decoded = codec.decompress(data).pixels.astype(np.float64)
+        with torch.no_grad():
+            gain, inverse = initialised.gains(rate)
+            scaled = initialised.g_a(x) * gain
+            rounded = torch.round(scaled)
+            predicted = initialised.rate_terms(scaled, rate, rounded).item()
+            x_hat = initialised.g_s(rounded * inverse)[0].permute(1, 2, 0).clamp(0, 1)
+        expected = (x_hat.numpy() * 255).round()
+        assert np.mean(np.abs(decoded - expected) > 1) < 1e-3
+        coded_bits = 8 * len(data)
+        assert coded_bits < predicted * 1.05 + 8 * 120, (rate, coded_bits, predicted)  # + header
