@@ -27,9 +27,10 @@ from aepipe.runtime.codec.entropy import throughput
 from aepipe.runtime.codec.learned import LearnedCodec, load_codec
 from aepipe.tools.evaluation.dataset import list_images, load_clean
 from aepipe.tools.evaluation.protocol import EvalError
-from aepipe.tools.evaluation.rd import bd_psnr, bd_rate, mean_curve, plot_rd
+from aepipe.tools.evaluation.rd import bd_psnr, bd_rate, mean_curve, ms_ssim_db, plot_rd
 from aepipe.tools.tables import markdown_table
 
+Pairs = list[tuple[float, float]]
 BdDelta = Callable[[Sequence[tuple[float, float]], Sequence[tuple[float, float]]], float]
 #: Quality ladders spanning ~0.1 to ~2 bpp on Kodak for each classical codec.
 ANCHOR_QUALITIES = {
@@ -75,11 +76,18 @@ class CompressEvalReport:
         """BD-PSNR (dB at equal rate) of the learned codec against each anchor's mean curve."""
         return self._deltas(bd_psnr)
 
-    def _deltas(self, delta: BdDelta) -> dict[str, float | None]:
+    def bd_rates_ms_ssim(self) -> dict[str, float | None]:
+        """BD-rate (%) at equal MS-SSIM, measured on its dB scale -10·log10(1 - MS-SSIM)."""
+        return self._deltas(bd_rate, _ms_ssim_pairs)
+
+    def _deltas(
+        self, delta: BdDelta, pairs: Callable[[Sequence[RdPoint]], Pairs] | None = None
+    ) -> dict[str, float | None]:
+        pairs = pairs or _pairs
         curves = self.curves()
-        ours = _pairs(curves[self.codec["name"]])
+        ours = pairs(curves[self.codec["name"]])
         return {
-            label: _delta_or_none(delta, _pairs(curve), ours)
+            label: _delta_or_none(delta, pairs(curve), ours)
             for label, curve in curves.items()
             if label != self.codec["name"]
         }
@@ -104,6 +112,7 @@ class CompressEvalReport:
             "mean_curves": {k: [vars(p) for p in v] for k, v in curves.items()},
             "bd_rate_psnr_percent": self.bd_rates() if self.images else {},
             "bd_psnr_db": self.bd_psnrs() if self.images else {},
+            "bd_rate_ms_ssim_percent": self.bd_rates_ms_ssim() if self.images else {},
             "speed_mp_per_s": self.speeds() if self.images else {},
             "entropy_coding": self.entropy_coding,
             "images": [
@@ -127,6 +136,10 @@ class CompressEvalReport:
             + ("" if d is None else f", {d:+.2f} dB")
             for (k, v), d in zip(self.bd_rates().items(), self.bd_psnrs().values(), strict=True)
         )
+        bd_ms_ssim = "; ".join(
+            f"vs {k}: " + ("no common range" if v is None else f"{v:+.1f}% bits")
+            for k, v in self.bd_rates_ms_ssim().items()
+        )
         speed = self.speeds()
         ours = _interpolate_psnr(curves[name])
         published = "; ".join(
@@ -140,6 +153,7 @@ class CompressEvalReport:
                 f"on `{self.config.data_dir}`, {len(self.images)} images, mean curves",
                 table,
                 f"BD-rate and BD-PSNR of {name} (negative rate = fewer bits): {bd}",
+                f"BD-rate of {name} at equal MS-SSIM (dB scale): {bd_ms_ssim}",
                 f"{name} at {published}",
                 f"{name}: encode {speed['encode']:.2f} MP/s, decode {speed['decode']:.2f} MP/s "
                 f"(whole codec: transforms + entropy coding); entropy coding alone "
@@ -158,8 +172,12 @@ def _delta_or_none(
         return None
 
 
-def _pairs(curve: Sequence[RdPoint]) -> list[tuple[float, float]]:
+def _pairs(curve: Sequence[RdPoint]) -> Pairs:
     return [(p.bpp, p.psnr) for p in curve]
+
+
+def _ms_ssim_pairs(curve: Sequence[RdPoint]) -> Pairs:
+    return [(p.bpp, ms_ssim_db(p.ms_ssim)) for p in curve if p.ms_ssim is not None]
 
 
 def _msssim_cell(point: RdPoint) -> str:

@@ -1,4 +1,5 @@
-"""``aepipe eval --task compress`` on two small photos: curves, BD-rate and BD-PSNR."""
+"""``aepipe eval --task compress`` on two small photos: curves, BD-rate (PSNR and MS-SSIM)
+and BD-PSNR."""
 
 from pathlib import Path
 
@@ -26,4 +27,6 @@ def test_compress_eval_reports_both_bjontegaard_deltas(tmp_path: Path) -> None:
     assert rate is not None and psnr is not None  # these curves overlap in rate and PSNR
     assert (rate < 0) == (psnr > 0)  # fewer bits at equal PSNR <=> more dB at equal bits
     assert "BD-rate and BD-PSNR" in report.markdown()
+    assert "at equal MS-SSIM" in report.markdown()
+    assert set(data["bd_rate_ms_ssim_percent"]) == {"jpeg"}
     assert (tmp_path / "rd.png").stat().st_size > 0
