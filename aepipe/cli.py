@@ -40,9 +40,8 @@ TRAINING_COMMANDS = {
 def _add_file_codec_arguments(parser: argparse.ArgumentParser, compress: bool) -> None:
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path)
-    add_arguments(
-        parser, TaskOptions, only=("model", "rate", "anchors") if compress else ("model",)
-    )
+    compress_options = ("model", "rate", "target_psnr", "target_ms_ssim", "target_bpp", "anchors")
+    add_arguments(parser, TaskOptions, only=compress_options if compress else ("model",))
 
 
 def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:

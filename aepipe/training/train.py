@@ -339,6 +339,7 @@ class Trainer:
                     means = {k: float(np.mean([t[k] for t in losses])) for k in losses[0]}
                     row = {"step": self.step, **means, **self.validate()}
                     row["minutes"] = round((time.monotonic() - started) / 60, 2)
+                    row["train_minutes"] = round(self.seconds / 60, 2)  # in steps, all segments
                     progress.console.print(json.dumps(row))
                     log.write(json.dumps(row) + "\n")
                     log.flush()

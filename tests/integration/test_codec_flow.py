@@ -16,7 +16,9 @@ from PIL import Image
 
 from aepipe.cli import main
 from aepipe.images import decode
+from aepipe.metrics.error import reconstruction_error
 from aepipe.runtime.codec.container import pack, unpack
+from aepipe.runtime.codec.learned import load_codec
 from flows.process_images import process_images
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -74,6 +76,36 @@ def test_compress_then_decompress_via_flow_matches_cli(prefect_harness, source, 
     assert cli_png.read_bytes() == (decoded / "a.png").read_bytes()
     printed = capsys.readouterr().out.strip().splitlines()
     assert json.loads(printed[0])["bpp"] == rows["a.png"]["bpp"]
+
+
+def test_a_psnr_target_gives_each_image_the_smallest_file_that_reaches_it(
+    prefect_harness, source, tmp_path, capsys
+):
+    """--target-psnr through the flow: each row's rate is the lowest whose decoded file reaches
+    the target (the rate below it does not), or the highest with target_met false; the
+    one-file CLI picks the same rate and writes the same bytes."""
+    out = tmp_path / "aec"
+    summary = process_images(
+        str(source), str(out), "compress", target_psnr=31.0, anchors=False, glob="?.png"
+    )
+    assert summary["counts"]["ok"] == 2
+    for row in rows_of(summary):
+        assert row["target_psnr"] == 31.0
+        if row["target_met"]:
+            assert row["psnr"] >= 31.0
+        else:
+            assert row["rate"] == 4
+        if row["rate"] > 0:  # the rate below would not have been enough
+            image = decode((source / row["key"]).read_bytes(), row["key"])
+            codec = load_codec(None)
+            lower = codec.decompress(codec.compress(image, row["rate"] - 1))
+            assert reconstruction_error(image.pixels, lower.pixels)[1] < 31.0
+    a_row = next(r for r in rows_of(summary) if r["key"] == "a.png")
+    cli_aec = tmp_path / "cli.aec"
+    args = ["compress", str(source / "a.png"), str(cli_aec), "--target-psnr", "31"]
+    assert main([*args, "--no-anchors"]) == 0
+    assert cli_aec.read_bytes() == (out / "a.aec").read_bytes()
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[0])["rate"] == a_row["rate"]
 
 
 def test_decompress_of_a_non_aec_file_is_an_error_row(prefect_harness, source, tmp_path):

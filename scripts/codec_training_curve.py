@@ -1,0 +1,89 @@
+"""A codec's training curve on real files: BD-rate against JPEG at each kept checkpoint.
+
+The trainer's validation logs ideal code lengths on small crops, where JPEG's ~600-byte header
+would distort any comparison; this exports each checkpoint kept under ``RUN/snapshots/``
+(``<step>.pt`` copies of ``last.pt``) plus the run's step-0 state (the network initialised as
+the trainer initialises it), codes whole images into real ``.aec`` files, and compares them
+with JPEG on the same images, in one run:
+
+    python scripts/codec_training_curve.py runs/aec-lapped ../shared/data/Kodak24 --limit 6
+
+Prints one row per checkpoint: step, training minutes (in steps, 2 threads), the log's
+validation PSNR at the top rate, and BD-rate / BD-PSNR against JPEG on the images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from aepipe.tools.evaluation.compression import CompressEvalConfig, run_compress_eval
+from aepipe.training.data import load_rgb_images, split_holdout
+from aepipe.training.export import card_for, load_checkpoint
+from aepipe.training.export_codec import export_codec
+from aepipe.training.networks import create_model, model_kwargs
+from aepipe.training.networks.losses import InitialisedFromData
+
+
+def step_zero(run: Path) -> tuple[torch.nn.Module, dict]:
+    """The run's network as its first step saw it: initialised from the same training images."""
+    config = load_checkpoint(run / "last.pt")[1]
+    fresh = create_model(config["model"], **model_kwargs(config.get("model_args", "")))
+    if not isinstance(fresh, InitialisedFromData):
+        raise SystemExit(f"{config['model']} starts from random weights: no step-0 state")
+    images = load_rgb_images(config["data"], config.get("short_side", 0))
+    fresh.initialise_from(split_holdout(images, config["holdout"])[0])
+    return fresh, {**config, "step": 0}
+
+
+def log_rows(run: Path) -> dict[int, dict]:
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return {row["step"]: row for row in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("images", type=Path)
+    parser.add_argument("--limit", type=int, default=6)
+    args = parser.parse_args()
+    checkpoints = [step_zero(args.run)] + [
+        load_checkpoint(path)
+        for path in sorted((args.run / "snapshots").glob("*.pt"), key=lambda p: int(p.stem))
+    ]
+    rows = log_rows(args.run)
+    print("| step | training minutes | val PSNR (top rate) | BD-rate vs JPEG | BD-PSNR |")
+    print("|---|---|---|---|---|")
+    for model, config in checkpoints:
+        row = rows.get(config["step"], {})
+        minutes = row.get("train_minutes", row.get("minutes", 0.0))
+        namespace = argparse.Namespace(
+            name=f"curve-{config['step']}",
+            version="1",
+            training_data=None,
+            data_terms="",
+            quality=None,
+            training_note="",
+            task="compress",
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            export_codec(model.eval(), card_for(model, config, namespace), Path(folder))
+            encoder = str(Path(folder) / f"{namespace.name}.encoder.onnx")
+            eval_config = CompressEvalConfig(args.images, encoder, args.limit, ("jpeg",))
+            report = run_compress_eval(eval_config, log=lambda _: None)
+        rate, psnr = report.bd_rates()["jpeg"], report.bd_psnrs()["jpeg"]
+        val = row.get("val_psnr")
+        print(
+            f"| {config['step']} | {minutes:.1f} | {'-' if val is None else f'{val:.2f}'} | "
+            f"{'-' if rate is None else f'{rate:+.1f} %'} | "
+            f"{'-' if psnr is None else f'{psnr:+.2f} dB'} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
