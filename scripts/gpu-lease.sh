@@ -31,17 +31,16 @@ train() {  # NAME ARGS...: time-boxed; a crash in one run leaves the others goin
   echo "$name exit $?"; tail -3 $R/$name.out
 }
 
-RUNS="unwatermark denoise aec-m"
+RUNS="unwatermark denoise aec-lapped"
 train unwatermark --model unwatermark-unet-s --task unwatermark --batch 32 --patch 128 \
   --lr 3e-4 --clip-grad 1.0 --seed 4 --init-from checkpoints/unwatermark-unet-s.pt &
 train denoise --model denoise-unet-s --task denoise --batch 32 --patch 128 --lr 5e-5 --seed 4 \
   --init-from checkpoints/denoise-unet-s.pt &
-# The codec leg trains the 192-channel latent: aec-factorized-s's 96 channels cap its round trip
-# near 31 dB on Kodak24 even unquantised (docs/quality.md), below WebP at 1 bpp. The first lease
-# starts it from scratch; commit $OUT/aec-m.pt as checkpoints/aec-factorized-m.pt to chain leases.
-AEC_M=checkpoints/aec-factorized-m.pt
-train aec-m --model aec-factorized-m --task reconstruct --batch 16 --patch 256 --lr 2e-4 \
-  --clip-grad 1.0 --seed 4 $( [ -f $AEC_M ] && echo --init-from $AEC_M ) &
+# The codec leg continues aec-lapped-s from its shipped weights (it started as block PCA on two
+# CPU cores, so a lease only adds to it); commit $OUT/aec-lapped.pt as checkpoints/aec-lapped-s.pt
+# to chain leases, and export it with `aepipe export-codec` once it beats the shipped one.
+train aec-lapped --model aec-lapped-s --task reconstruct --batch 32 --patch 256 --lr 1e-4 \
+  --clip-grad 1.0 --seed 4 --init-from checkpoints/aec-lapped-s.pt &
 sleep 30; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv
 wait
 for run in $RUNS; do
