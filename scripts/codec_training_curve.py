@@ -6,7 +6,8 @@ would distort any comparison; this exports each checkpoint kept under ``RUN/snap
 the trainer initialises it), codes whole images into real ``.aec`` files, and compares them
 with JPEG on the same images, in one run:
 
-    python scripts/codec_training_curve.py runs/aec-lapped ../shared/data/Kodak24 --limit 6
+    python scripts/codec_training_curve.py runs/aec-lapped ../shared/data/Kodak24 --limit 6 \
+        --every 1000
 
 Prints one row per checkpoint: step, training minutes (in steps, 2 threads), the log's
 validation PSNR at the top rate, and BD-rate / BD-PSNR against JPEG on the images.
@@ -50,10 +51,11 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("images", type=Path)
     parser.add_argument("--limit", type=int, default=6)
+    parser.add_argument("--every", type=int, default=1, help="only steps that are multiples")
     args = parser.parse_args()
+    kept = sorted((args.run / "snapshots").glob("*.pt"), key=lambda p: int(p.stem))
     checkpoints = [step_zero(args.run)] + [
-        load_checkpoint(path)
-        for path in sorted((args.run / "snapshots").glob("*.pt"), key=lambda p: int(p.stem))
+        load_checkpoint(path) for path in kept if int(path.stem) % args.every == 0
     ]
     rows = log_rows(args.run)
     print("| step | training minutes | val PSNR (top rate) | BD-rate vs JPEG | BD-PSNR |")
