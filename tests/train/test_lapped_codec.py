@@ -15,10 +15,12 @@ from test_families import assert_learns, smooth_images, train
 
 from aepipe.images import decode
 from aepipe.runtime.codec.learned import load_codec
+from aepipe.training.data import load_rgb_images, split_holdout
 from aepipe.training.export import card_for
 from aepipe.training.export_codec import export_codec
 from aepipe.training.networks import create_model
 from aepipe.training.networks.lapped_codec import LappedCompressor
+from aepipe.training.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.train
 
@@ -114,3 +116,28 @@ def test_exported_codec_codes_at_the_predicted_rate_and_decodes_what_torch_decod
         assert np.mean(np.abs(decoded - expected) > 1) < 1e-3
         coded_bits = 8 * len(data)
         assert coded_bits < predicted * 1.05 + 8 * 120, (rate, coded_bits, predicted)  # + header
+
+
+def test_the_trainer_starts_a_new_run_from_the_training_images(tmp_path: Path) -> None:
+    """A fresh run of a network that has ``initialise_from`` begins at what it computes from
+    the run's own training images (not the held-out ones); a resumed run keeps its weights."""
+    config = TrainConfig(
+        model="aec-lapped-s",
+        model_args='{"latent": 24, "filter_channels": 8}',
+        task="reconstruct",
+        data=str(SAMPLES),
+        out=str(tmp_path / "run"),
+        steps=1,
+        batch=2,
+        patch=32,
+        holdout=1,
+        val_every=1,
+    )
+    trainer = Trainer(config)
+    expected = create_model("aec-lapped-s", latent=24, filter_channels=8)
+    expected.initialise_from(split_holdout(load_rgb_images(str(SAMPLES)), 1)[0])
+    assert torch.allclose(trainer.model.g_a.weight, expected.g_a.weight)
+    trainer.run()
+    trained = trainer.model.g_a.weight.detach().clone()
+    assert not torch.allclose(trained, expected.g_a.weight)
+    assert torch.equal(Trainer(config).model.g_a.weight, trained)  # resumed, not re-fitted
