@@ -20,25 +20,25 @@ import json
 import tempfile
 from pathlib import Path
 
-import torch
-
 from aepipe.tools.evaluation.compression import CompressEvalConfig, run_compress_eval
 from aepipe.training.data import load_rgb_images, split_holdout
-from aepipe.training.export import card_for, load_checkpoint
-from aepipe.training.export_codec import export_codec
+from aepipe.training.export import load_checkpoint, save_weights
+from aepipe.training.export_codec import main as export_codec_main
 from aepipe.training.networks import create_model, model_kwargs
 from aepipe.training.networks.losses import InitialisedFromData
 
 
-def step_zero(run: Path) -> tuple[torch.nn.Module, dict]:
-    """The run's network as its first step saw it: initialised from the same training images."""
+def save_step_zero(run: Path, path: Path) -> Path:
+    """The run's network as its first step saw it (initialised from the same training
+    images), saved as a checkpoint at ``path``."""
     config = load_checkpoint(run / "last.pt")[1]
     fresh = create_model(config["model"], **model_kwargs(config.get("model_args", "")))
     if not isinstance(fresh, InitialisedFromData):
         raise SystemExit(f"{config['model']} starts from random weights: no step-0 state")
     images = load_rgb_images(config["data"], config.get("short_side", 0))
     fresh.initialise_from(split_holdout(images, config["holdout"])[0])
-    return fresh, {**config, "step": 0}
+    save_weights(fresh, {**config, "step": 0}, path)
+    return path
 
 
 def log_rows(run: Path) -> dict[int, dict]:
@@ -54,37 +54,33 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="only steps that are multiples")
     args = parser.parse_args()
     kept = sorted((args.run / "snapshots").glob("*.pt"), key=lambda p: int(p.stem))
-    checkpoints = [step_zero(args.run)] + [
-        load_checkpoint(path) for path in kept if int(path.stem) % args.every == 0
-    ]
     rows = log_rows(args.run)
     print("| step | training minutes | val PSNR (top rate) | BD-rate vs JPEG | BD-PSNR |")
     print("|---|---|---|---|---|")
-    for model, config in checkpoints:
-        row = rows.get(config["step"], {})
-        minutes = row.get("train_minutes", row.get("minutes", 0.0))
-        namespace = argparse.Namespace(
-            name=f"curve-{config['step']}",
-            version="1",
-            training_data=None,
-            data_terms="",
-            quality=None,
-            training_note="",
-            task="compress",
+    with tempfile.TemporaryDirectory() as scratch:
+        zero = save_step_zero(args.run, Path(scratch) / "0.pt")
+        for path in [zero, *(p for p in kept if int(p.stem) % args.every == 0)]:
+            print(
+                curve_row(path, rows.get(int(path.stem), {}), args.images, args.limit), flush=True
+            )
+
+
+def curve_row(checkpoint: Path, row: dict, images: Path, limit: int) -> str:
+    """One table row: the checkpoint exported (as ``aepipe export-codec`` does) and evaluated."""
+    with tempfile.TemporaryDirectory() as folder:
+        name = f"curve-{checkpoint.stem}"
+        export_codec_main([str(checkpoint), "--name", name, "--zoo", folder, "--weights", folder])
+        encoder = str(Path(folder) / f"{name}.encoder.onnx")
+        report = run_compress_eval(
+            CompressEvalConfig(images, encoder, limit, ("jpeg",)), log=lambda _: None
         )
-        with tempfile.TemporaryDirectory() as folder:
-            export_codec(model.eval(), card_for(model, config, namespace), Path(folder))
-            encoder = str(Path(folder) / f"{namespace.name}.encoder.onnx")
-            eval_config = CompressEvalConfig(args.images, encoder, args.limit, ("jpeg",))
-            report = run_compress_eval(eval_config, log=lambda _: None)
-        rate, psnr = report.bd_rates()["jpeg"], report.bd_psnrs()["jpeg"]
-        val = row.get("val_psnr")
-        print(
-            f"| {config['step']} | {minutes:.1f} | {'-' if val is None else f'{val:.2f}'} | "
-            f"{'-' if rate is None else f'{rate:+.1f} %'} | "
-            f"{'-' if psnr is None else f'{psnr:+.2f} dB'} |",
-            flush=True,
-        )
+    rate, psnr = report.bd_rates()["jpeg"], report.bd_psnrs()["jpeg"]
+    minutes, val = row.get("train_minutes", row.get("minutes", 0.0)), row.get("val_psnr")
+    return (
+        f"| {checkpoint.stem} | {minutes:.1f} | {'-' if val is None else f'{val:.2f}'} | "
+        f"{'-' if rate is None else f'{rate:+.1f} %'} | "
+        f"{'-' if psnr is None else f'{psnr:+.2f} dB'} |"
+    )
 
 
 if __name__ == "__main__":

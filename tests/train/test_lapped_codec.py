@@ -3,7 +3,6 @@ decode what torch decodes, at the rate its likelihoods predict."""
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from test_families import assert_learns, smooth_images, train
 from aepipe.images import decode
 from aepipe.runtime.codec.learned import load_codec
 from aepipe.training.data import load_rgb_images, split_holdout
-from aepipe.training.export import card_for
-from aepipe.training.export_codec import export_codec
+from aepipe.training.export import save_weights
+from aepipe.training.export_codec import main as export_codec_main
 from aepipe.training.networks import create_model
 from aepipe.training.networks.lapped_codec import LappedCompressor
 from aepipe.training.train import TrainConfig, Trainer
@@ -78,28 +77,23 @@ def test_a_few_steps_lower_the_rate_distortion_loss(photos) -> None:
 def test_exported_codec_codes_at_the_predicted_rate_and_decodes_what_torch_decodes(
     initialised, photos, tmp_path: Path
 ) -> None:
+    """Through ``aepipe export-codec``, from a weights-only checkpoint as training leaves one."""
     config = {
         "model": "aec-lapped-s",
+        "model_args": '{"latent": 48, "filter_channels": 8}',
         "task": "reconstruct",
         "data": "samples",
         "steps": 0,
-        "step": 0,
         "batch": 1,
         "patch": 64,
         "lr": 0,
         "seed": 0,
     }
-    args = argparse.Namespace(
-        name="aec-lapped-test",
-        version="1",
-        training_data=None,
-        data_terms="",
-        quality=None,
-        training_note="",
-        task="compress",
+    save_weights(initialised, {**config, "step": 0}, tmp_path / "init.pt")
+    zoo = str(tmp_path)
+    export_codec_main(
+        [str(tmp_path / "init.pt"), "--name", "aec-lapped-test", "--zoo", zoo, "--weights", zoo]
     )
-    card = card_for(initialised, config, args)
-    export_codec(initialised, card, tmp_path)
     codec = load_codec(str(tmp_path / "aec-lapped-test.encoder.onnx"))
     image = decode(save(photos[3][:96, :160]), "photo.png")
     x = as_tensor(image.pixels)
@@ -110,7 +104,7 @@ def test_exported_codec_codes_at_the_predicted_rate_and_decodes_what_torch_decod
             gain, inverse = initialised.gains(rate)
             scaled = initialised.g_a(x) * gain
             rounded = torch.round(scaled)
-            predicted = initialised.rate_terms(scaled, rate, rounded).item()
+            predicted = initialised.bits(scaled, rounded, rate).item()
             x_hat = initialised.g_s(rounded * inverse)[0].permute(1, 2, 0).clamp(0, 1)
         expected = (x_hat.numpy() * 255).round()
         assert np.mean(np.abs(decoded - expected) > 1) < 1e-3

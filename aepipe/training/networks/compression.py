@@ -21,6 +21,7 @@ exported as ONNX; gains and tables live in numpy at run time (``aepipe.runtime.c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -131,8 +132,52 @@ class FactorizedDensity(nn.Module):
         return torch.abs(torch.sigmoid(sign * up) - torch.sigmoid(sign * low))
 
 
-class FactorizedCompressor(nn.Module):
+class VariableRateCodec(nn.Module):
+    """What the compressive autoencoders share: ``g_a``/``g_s``, one gain vector per rate
+    point, and the R + λ·D objective; a subclass says how many bits its latents cost."""
+
+    lambdas: tuple[float, ...]
+    log_gain: nn.Parameter  # (rates, C)
+    log_inverse_gain: nn.Parameter  # (rates, C)
+    g_a: Callable[[torch.Tensor], torch.Tensor]
+    g_s: Callable[[torch.Tensor], torch.Tensor]
+
+    def gains(self, rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gain, inverse gain) of rate point ``rate``, shaped (1, C, 1, 1)."""
+        view = (1, -1, 1, 1)
+        return self.log_gain[rate].exp().view(view), self.log_inverse_gain[rate].exp().view(view)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Rounded round trip at the highest rate: what validation and ONNX parity check."""
+        gain, inverse = self.gains(len(self.lambdas) - 1)
+        return self.g_s(torch.round(self.g_a(x) * gain) * inverse)
+
+    def bits(self, scaled: torch.Tensor, values: torch.Tensor, rate: int) -> torch.Tensor:
+        """Total bits of ``values`` (noisy or rounded ``scaled`` latents) at rate ``rate``."""
+        raise NotImplementedError
+
+    def training_loss(
+        self, inputs: dict[str, torch.Tensor], target: torch.Tensor
+    ) -> tuple[torch.Tensor, LossTerms]:
+        """R + λ·255²·D at a rate point drawn for this step."""
+        rate = int(torch.randint(len(self.lambdas), ()).item())
+        gain, inverse = self.gains(rate)
+        scaled = self.g_a(inputs["x"]) * gain
+        noisy = scaled + torch.empty_like(scaled).uniform_(-0.5, 0.5)
+        rounded = scaled + (torch.round(scaled) - scaled).detach()
+        x_hat = self.g_s(rounded * inverse)
+        pixels = target.shape[0] * target.shape[2] * target.shape[3]
+        bpp = self.bits(scaled, noisy, rate) / pixels
+        mse = F.mse_loss(x_hat, target)
+        loss = bpp + self.lambdas[rate] * 255**2 * mse
+        return loss, {"bpp": bpp.item(), "psnr": psnr_from_mse(mse.item())}
+
+
+class FactorizedCompressor(VariableRateCodec):
     """g_a, g_s, the latent density and per-rate gains; ``forward`` runs the best rate."""
+
+    g_a: nn.Sequential
+    g_s: nn.Sequential
 
     def __init__(
         self,
@@ -152,16 +197,6 @@ class FactorizedCompressor(nn.Module):
         self.log_gain = nn.Parameter(spread.repeat(1, latent))
         self.log_inverse_gain = nn.Parameter(-spread.repeat(1, latent))
 
-    def gains(self, rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gain, inverse gain) of rate point ``rate``, shaped (1, C, 1, 1)."""
-        view = (1, -1, 1, 1)
-        return self.log_gain[rate].exp().view(view), self.log_inverse_gain[rate].exp().view(view)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Rounded round trip at the highest rate: what validation and ONNX parity check."""
-        gain, inverse = self.gains(len(self.lambdas) - 1)
-        return self.g_s(torch.round(self.g_a(x) * gain) * inverse)
-
     def likelihoods(self, scaled: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
         """P of each noisy value of ``y · gain`` under the density of y, per bin of width 1."""
         n, c, h, w = scaled.shape
@@ -170,21 +205,8 @@ class FactorizedCompressor(nn.Module):
         p = self.density.bin_probability((flat - 0.5) / g, (flat + 0.5) / g)
         return p.clamp_min(LIKELIHOOD_BOUND).reshape(c, n, h, w).permute(1, 0, 2, 3)
 
-    def training_loss(
-        self, inputs: dict[str, torch.Tensor], target: torch.Tensor
-    ) -> tuple[torch.Tensor, LossTerms]:
-        """R + λ·255²·D at a rate point drawn for this step."""
-        rate = int(torch.randint(len(self.lambdas), ()).item())
-        gain, inverse = self.gains(rate)
-        scaled = self.g_a(inputs["x"]) * gain
-        noisy = scaled + torch.empty_like(scaled).uniform_(-0.5, 0.5)
-        rounded = scaled + (torch.round(scaled) - scaled).detach()
-        x_hat = self.g_s(rounded * inverse)
-        pixels = target.shape[0] * target.shape[2] * target.shape[3]
-        bpp = -torch.log2(self.likelihoods(noisy, gain)).sum() / pixels
-        mse = F.mse_loss(x_hat, target)
-        loss = bpp + self.lambdas[rate] * 255**2 * mse
-        return loss, {"bpp": bpp.item(), "psnr": psnr_from_mse(mse.item())}
+    def bits(self, scaled: torch.Tensor, values: torch.Tensor, rate: int) -> torch.Tensor:
+        return -torch.log2(self.likelihoods(values, self.gains(rate)[0])).sum()
 
     def export_parts(self) -> tuple[nn.Module, nn.Module]:
         """(x -> y, scaled symbols -> x_hat): the encoder and decoder ONNX graphs."""

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from aepipe.metrics import psnr_from_mse
-from aepipe.training.networks.losses import LossTerms
+from aepipe.training.networks.compression import VariableRateCodec
 from aepipe.training.networks.registry import register_model
 
 BLOCK = 16
@@ -100,8 +100,10 @@ def fit_block_pca(data: np.ndarray, channels: int) -> tuple[np.ndarray, np.ndarr
     return basis, colour
 
 
-class LappedCompressor(nn.Module):
+class LappedCompressor(VariableRateCodec):
     """PCA-initialised lapped transforms, a deblocking filter, block-adaptive Laplacian rates."""
+
+    g_a: nn.Conv2d
 
     def __init__(
         self,
@@ -193,20 +195,10 @@ class LappedCompressor(nn.Module):
                 joint = torch.bincount(pairs, minlength=CLASSES * CLASSES).float()
                 self.class_logits[rate, group].copy_((joint.view(CLASSES, CLASSES) + 0.1).log())
 
-    def gains(self, rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gain, inverse gain) of rate point ``rate``, shaped (1, C, 1, 1)."""
-        view = (1, -1, 1, 1)
-        return self.log_gain[rate].exp().view(view), self.log_inverse_gain[rate].exp().view(view)
-
     def g_s(self, latents: torch.Tensor) -> torch.Tensor:
         """Dequantised latents -> image: the linear synthesis, then the deblocking residual."""
         linear = self.g_s_linear(latents)
         return linear + self.deblock(linear)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Rounded round trip at the highest rate: what the export's parity check runs."""
-        gain, inverse = self.gains(len(self.lambdas) - 1)
-        return self.g_s(torch.round(self.g_a(x) * gain) * inverse)
 
     def scales(self, rate: int, classes: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) Laplacian scales for the symbols, from their blocks' classes."""
@@ -230,27 +222,12 @@ class LappedCompressor(nn.Module):
             bits = bits - log_p[group, previous, classes[:, group]].sum() / np.log(2)
         return bits
 
-    def rate_terms(self, scaled: torch.Tensor, rate: int, noisy: torch.Tensor) -> torch.Tensor:
-        """Bits of ``noisy`` (or rounded) latents in steps plus their classes."""
+    def bits(self, scaled: torch.Tensor, values: torch.Tensor, rate: int) -> torch.Tensor:
+        """Bits of ``values`` (noisy or rounded latents in steps) plus their blocks' classes,
+        the classes taken from the unrounded ``scaled`` as the encoder takes them."""
         classes = block_classes(scaled.detach(), self.bounds)
-        p = laplace_bin_probability(noisy, self.scales(rate, classes))
+        p = laplace_bin_probability(values, self.scales(rate, classes))
         return -torch.log2(p.clamp_min(LIKELIHOOD_BOUND)).sum() + self.class_bits(rate, classes)
-
-    def training_loss(
-        self, inputs: dict[str, torch.Tensor], target: torch.Tensor
-    ) -> tuple[torch.Tensor, LossTerms]:
-        """R + λ·255²·D at a rate point drawn for this step."""
-        rate = int(torch.randint(len(self.lambdas), ()).item())
-        gain, inverse = self.gains(rate)
-        scaled = self.g_a(inputs["x"]) * gain
-        noisy = scaled + torch.empty_like(scaled).uniform_(-0.5, 0.5)
-        rounded = scaled + (torch.round(scaled) - scaled).detach()
-        x_hat = self.g_s(rounded * inverse)
-        pixels = target.shape[0] * target.shape[2] * target.shape[3]
-        bpp = self.rate_terms(scaled, rate, noisy) / pixels
-        mse = F.mse_loss(x_hat, target)
-        loss = bpp + self.lambdas[rate] * 255**2 * mse
-        return loss, {"bpp": bpp.item(), "psnr": psnr_from_mse(mse.item())}
 
     @torch.no_grad()
     def validation_metrics(
@@ -264,7 +241,7 @@ class LappedCompressor(nn.Module):
             scaled = self.g_a(inputs["x"]) * gain
             rounded = torch.round(scaled)
             x_hat = self.g_s(rounded * inverse).clamp(0, 1)
-            metrics[f"val_bpp_{rate}"] = (self.rate_terms(scaled, rate, rounded) / pixels).item()
+            metrics[f"val_bpp_{rate}"] = (self.bits(scaled, rounded, rate) / pixels).item()
             metrics[f"val_psnr_{rate}"] = psnr_from_mse(F.mse_loss(x_hat, clean).item())
         metrics["val_psnr"] = metrics[f"val_psnr_{len(self.lambdas) - 1}"]
         return metrics
