@@ -23,12 +23,13 @@ import numpy as np
 import torch
 
 from aepipe.runtime.codec.anchors import rd_curve
+from aepipe.runtime.codec.priors import block_classes
 from aepipe.tools.evaluation.rd import bd_rate, mean_curve
 from aepipe.training.data import load_rgb_images
 from aepipe.training.networks.lapped_codec import (
     BLOCK,
+    CLASS_OFFSET,
     CLASSES,
-    block_classes,
     fit_block_pca,
     group_bounds,
     image_blocks,
@@ -56,9 +57,9 @@ class LinearCodec:
         self.train = (blocks - self.centre) @ self.basis.T
 
     def classes(self, scaled: np.ndarray) -> np.ndarray:
-        return block_classes(torch.from_numpy(scaled)[:, :, None, None], self.bounds)[
-            :, :, 0, 0
-        ].numpy()
+        """(N, G) classes of block latents (N, C), as the codec's encoder computes them."""
+        starts = [start for start, _ in self.bounds]
+        return block_classes(scaled[:, :, None, None], starts, CLASS_OFFSET, CLASSES)[:, :, 0, 0]
 
     def fit(self, step: float) -> None:
         scaled = self.train / step

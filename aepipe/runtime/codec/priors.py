@@ -13,7 +13,7 @@ rounded values; everything here is numpy, and every probability an integer table
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,6 +62,25 @@ class FactorizedPrior:
         return dequantize(decode_symbols(main, escapes, shape, tables), tables)
 
 
+def block_classes(
+    scaled: np.ndarray, group_starts: Sequence[int], class_offset: int, classes: int
+) -> np.ndarray:
+    """(..., G, h, w) int32 classes of (..., C, h, w) latents in quantiser steps.
+
+    A group's class is round(2 · log2 of its RMS) + ``class_offset``, clipped to
+    0..``classes`` - 1; group 0 (the block means) is always 0. The one definition: the encoder
+    sends these, and training counts their bits with the same function.
+    """
+    ends = [*group_starts[1:], scaled.shape[-3]]
+    shape = (*scaled.shape[:-3], len(group_starts), *scaled.shape[-2:])
+    result = np.zeros(shape, dtype=np.int32)
+    for group in range(1, len(group_starts)):
+        part = scaled[..., group_starts[group] : ends[group], :, :]
+        level = np.rint(2 * np.log2(np.sqrt(np.mean(part**2, axis=-3)) + 1e-6)) + class_offset
+        result[..., group, :, :] = np.clip(level, 0, classes - 1)
+    return result
+
+
 @dataclass(frozen=True)
 class BlockAdaptivePrior:
     """Classes per block and channel group, then Laplacian tables chosen by them."""
@@ -79,14 +98,8 @@ class BlockAdaptivePrior:
         return np.searchsorted(np.array(self.group_starts), np.arange(channels), side="right") - 1
 
     def block_classes(self, scaled: np.ndarray) -> np.ndarray:
-        """(G, h, w) int32 classes of (C, h, w) latents in quantiser steps; group 0 is 0."""
-        groups = self.group_of_channels(scaled.shape[0])
-        classes = np.zeros((len(self.group_starts), *scaled.shape[1:]), dtype=np.int32)
-        for group in range(1, len(self.group_starts)):
-            rms = np.sqrt(np.mean(scaled[groups == group] ** 2, axis=0))
-            level = np.rint(2 * np.log2(rms + 1e-6)) + self.class_offset
-            classes[group] = np.clip(level, 0, self.classes - 1)
-        return classes
+        """(G, h, w) classes of (C, h, w) latents in quantiser steps (:func:`block_classes`)."""
+        return block_classes(scaled, self.group_starts, self.class_offset, self.classes)
 
     def _class_rows(self, rate: int, group: int, previous: np.ndarray) -> np.ndarray:
         return (rate * len(self.group_starts) + group) * self.classes + previous.reshape(-1)

@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from aepipe.metrics import psnr_from_mse
+from aepipe.runtime.codec.priors import block_classes
 from aepipe.training.networks.compression import VariableRateCodec
 from aepipe.training.networks.registry import register_model
 
@@ -54,16 +55,6 @@ def group_bounds(channels: int) -> list[tuple[int, int]]:
     """(start, end) channel ranges of the groups of a ``channels``-wide latent."""
     starts = [s for s in GROUP_STARTS if s < channels]
     return list(zip(starts, [*starts[1:], channels], strict=True))
-
-
-def block_classes(scaled: torch.Tensor, bounds: Sequence[tuple[int, int]]) -> torch.Tensor:
-    """(N, C, h, w) latents in quantiser steps -> (N, G, h, w) int64 classes; group 0 is 0."""
-    classes = [torch.zeros_like(scaled[:, :1], dtype=torch.int64)]
-    for start, end in bounds[1:]:
-        rms = scaled[:, start:end].pow(2).mean(dim=1, keepdim=True).sqrt()
-        level = torch.round(2 * torch.log2(rms + 1e-6)) + CLASS_OFFSET
-        classes.append(level.clamp(0, CLASSES - 1).to(torch.int64))
-    return torch.cat(classes, dim=1)
 
 
 def laplace_bin_probability(values: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -180,7 +171,7 @@ class LappedCompressor(VariableRateCodec):
         for rate in range(len(self.lambdas)):
             gain, _ = self.gains(rate)
             scaled = latents * gain.view(1, -1)
-            classes = block_classes(scaled[:, :, None, None], self.bounds)[:, :, 0, 0]
+            classes = self.block_classes(scaled[:, :, None, None])[:, :, 0, 0]
             magnitude = scaled.abs()
             self.log_scale_static[rate].copy_(magnitude.mean(0).clamp_min(0.05).log())
             for group, (start, end) in enumerate(self.bounds[1:], start=1):
@@ -199,6 +190,13 @@ class LappedCompressor(VariableRateCodec):
         """Dequantised latents -> image: the linear synthesis, then the deblocking residual."""
         linear = self.g_s_linear(latents)
         return linear + self.deblock(linear)
+
+    def block_classes(self, scaled: torch.Tensor) -> torch.Tensor:
+        """(N, G, h, w) int64 classes of latents in steps, as the run-time encoder sends them."""
+        starts = [start for start, _ in self.bounds]
+        array = scaled.detach().cpu().numpy()
+        classes = block_classes(array, starts, CLASS_OFFSET, CLASSES)
+        return torch.from_numpy(classes).long().to(scaled.device)
 
     def scales(self, rate: int, classes: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) Laplacian scales for the symbols, from their blocks' classes."""
@@ -225,7 +223,7 @@ class LappedCompressor(VariableRateCodec):
     def bits(self, scaled: torch.Tensor, values: torch.Tensor, rate: int) -> torch.Tensor:
         """Bits of ``values`` (noisy or rounded latents in steps) plus their blocks' classes,
         the classes taken from the unrounded ``scaled`` as the encoder takes them."""
-        classes = block_classes(scaled.detach(), self.bounds)
+        classes = self.block_classes(scaled)
         p = laplace_bin_probability(values, self.scales(rate, classes))
         return -torch.log2(p.clamp_min(LIKELIHOOD_BOUND)).sum() + self.class_bits(rate, classes)
 
