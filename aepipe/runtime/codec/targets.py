@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aepipe.images import DecodedImage
+from aepipe.metrics.error import reconstruction_error
+from aepipe.metrics.msssim import ms_ssim
 
 Measure = Literal["psnr", "ms_ssim", "bpp"]
 #: The flag of each measure, for messages (``--target-psnr`` ...).
@@ -34,6 +36,18 @@ class CodedFile:
     data: bytes
     decoded: DecodedImage
     measures: dict[Measure, float]
+
+    @classmethod
+    def measured(
+        cls, rate: int, data: bytes, original: DecodedImage, decoded: DecodedImage
+    ) -> CodedFile:
+        """``data`` (decoded as ``decoded``) measured against ``original``: bpp, PSNR, MS-SSIM."""
+        measures: dict[Measure, float] = {
+            "bpp": 8 * len(data) / (original.info.width * original.info.height),
+            "psnr": reconstruction_error(original.pixels, decoded.pixels)[1],
+            "ms_ssim": ms_ssim(original.pixels, decoded.pixels),
+        }
+        return cls(rate, data, decoded, measures)
 
 
 @dataclass(frozen=True)

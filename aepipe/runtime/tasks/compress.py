@@ -20,12 +20,10 @@ from aepipe.images import (
     extension_for,
     written_format,
 )
-from aepipe.metrics.error import reconstruction_error
-from aepipe.metrics.msssim import ms_ssim
 from aepipe.runtime.anomaly.domain import DomainCheck
 from aepipe.runtime.codec.anchors import psnr_at_bpp
 from aepipe.runtime.codec.learned import LearnedCodec, load_codec, read_header
-from aepipe.runtime.codec.targets import CodedFile, Measure, QualityTarget
+from aepipe.runtime.codec.targets import CodedFile, QualityTarget
 from aepipe.runtime.options import ChunkOptions
 from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
 from aepipe.runtime.tasks.names import TaskName
@@ -82,13 +80,7 @@ class CompressTask(ImageIO):
     def _coded(self, image: DecodedImage, rate: int) -> CodedFile:
         """``image`` coded at ``rate`` and decoded from the bytes, as a reader will get it."""
         data = self.codec.compress(image, rate)
-        decoded = self.codec.decompress(data)
-        measures: dict[Measure, float] = {
-            "bpp": 8 * len(data) / (image.info.width * image.info.height),
-            "psnr": reconstruction_error(image.pixels, decoded.pixels)[1],
-            "ms_ssim": ms_ssim(image.pixels, decoded.pixels),
-        }
-        return CodedFile(rate, data, decoded, measures)
+        return CodedFile.measured(rate, data, image, self.codec.decompress(data))
 
     def write(self, output: TaskOutput, info: ImageInfo, options: ChunkOptions) -> bytes:
         assert output.payload is not None  # apply always sets it

@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from aepipe.images import DecodedImage
-from aepipe.metrics.error import reconstruction_error
-from aepipe.metrics.msssim import ms_ssim
 from aepipe.runtime.codec.anchors import RdPoint, rd_curve
 from aepipe.runtime.codec.entropy import throughput
 from aepipe.runtime.codec.learned import LearnedCodec, load_codec
+from aepipe.runtime.codec.targets import CodedFile
 from aepipe.tools.evaluation.dataset import list_images, load_clean
 from aepipe.tools.evaluation.protocol import EvalError
 from aepipe.tools.evaluation.rd import bd_psnr, bd_rate, mean_curve, ms_ssim_db, plot_rd
@@ -204,7 +203,6 @@ def _interpolate_psnr(curve: Sequence[RdPoint]) -> Callable[[float], float | Non
 
 def learned_curve(codec: LearnedCodec, image: DecodedImage) -> tuple[list[RdPoint], float, float]:
     """(one point per rate, encode seconds, decode seconds) for one image."""
-    pixels = image.info.width * image.info.height
     points, encode_seconds, decode_seconds = [], 0.0, 0.0
     for rate in range(len(codec.rates)):
         started = time.perf_counter()
@@ -213,9 +211,9 @@ def learned_curve(codec: LearnedCodec, image: DecodedImage) -> tuple[list[RdPoin
         decoded = codec.decompress(data)
         encode_seconds += encoded - started
         decode_seconds += time.perf_counter() - encoded
-        psnr = reconstruction_error(image.pixels, decoded.pixels)[1]
-        ssim = ms_ssim(image.pixels, decoded.pixels)
-        points.append(RdPoint(codec.name, rate, 8 * len(data) / pixels, psnr, ssim))
+        measures = CodedFile.measured(rate, data, image, decoded).measures
+        point = RdPoint(codec.name, rate, measures["bpp"], measures["psnr"], measures["ms_ssim"])
+        points.append(point)
     return points, encode_seconds, decode_seconds
 
 
