@@ -271,9 +271,10 @@ class Segment:
     table_ids: np.ndarray  # integer (n,), each in 0..tables.num_channels - 1
     tables: EntropyTables
 
-    def coding_order(self) -> np.ndarray:
-        """Positions in coding order: by table id, then by position."""
-        return np.argsort(self.table_ids, kind="stable")
+
+def _coding_order(table_ids: np.ndarray) -> np.ndarray:
+    """Positions in the order both coders walk them: by table id, then by position."""
+    return np.argsort(table_ids, kind="stable")
 
 
 def encode_segments(segments: Sequence[Segment]) -> tuple[bytes, bytes]:
@@ -285,7 +286,7 @@ def encode_segments(segments: Sequence[Segment]) -> tuple[bytes, bytes]:
     coder = constriction.stream.stack.AnsCoder()
     escapes = []
     for segment in reversed(segments):
-        order = segment.coding_order()
+        order = _coding_order(segment.table_ids)
         symbols = segment.symbols[order]
         ids = np.asarray(segment.table_ids)[order]
         tables = segment.tables
@@ -326,7 +327,7 @@ class SegmentDecoder:
     def decode(self, table_ids: np.ndarray, tables: EntropyTables) -> np.ndarray:
         """The int32 symbols of the next segment, whose table ids the caller knows."""
         ids = np.asarray(table_ids)
-        order = np.argsort(ids, kind="stable")
+        order = _coding_order(ids)
         sorted_ids = ids[order]
         counts = np.bincount(sorted_ids, minlength=tables.num_channels)
         indices = np.empty(ids.size, dtype=np.int32)
@@ -379,7 +380,7 @@ def decode_symbols(
     main: bytes, escapes: bytes, shape: tuple[int, int, int], tables: EntropyTables
 ) -> np.ndarray:
     """Inverse of :func:`encode_symbols`; BitstreamError for any stream it cannot have made."""
-    _symbols_per_channel(shape, tables)
+    check_latent_shape(shape, tables.num_channels)
     decoder = SegmentDecoder(main, escapes)
     symbols = decoder.decode(_channel_ids(shape), tables)
     decoder.finish()
@@ -391,18 +392,15 @@ def _channel_ids(shape: tuple[int, ...]) -> np.ndarray:
     return np.repeat(np.arange(shape[0], dtype=np.int32), int(np.prod(shape[1:])))
 
 
-def _symbols_per_channel(shape: tuple[int, int, int], tables: EntropyTables) -> int:
-    """H * W of a plausible latent shape from a stream header, else BitstreamError."""
+def check_latent_shape(shape: tuple[int, int, int], channels: int) -> None:
+    """BitstreamError unless a stream header's latent shape is plausible for a model with
+    ``channels`` latent channels: checked before anything of that size is allocated."""
     if len(shape) != 3 or any(int(side) < 1 for side in shape):
         raise BitstreamError(f"latent shape {shape} is not three positive sides")
-    channels, height, width = (int(side) for side in shape)
-    if channels != tables.num_channels:
-        raise BitstreamError(
-            f"stream has {channels} channels, the model's tables have {tables.num_channels}"
-        )
-    if channels * height * width > MAX_SYMBOLS:
+    if int(shape[0]) != channels:
+        raise BitstreamError(f"stream has {shape[0]} channels, the model's tables have {channels}")
+    if int(shape[0]) * int(shape[1]) * int(shape[2]) > MAX_SYMBOLS:
         raise BitstreamError(f"latent shape {shape} is implausibly large")
-    return height * width
 
 
 def throughput(

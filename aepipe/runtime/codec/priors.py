@@ -24,6 +24,7 @@ from aepipe.runtime.codec.entropy import (
     EntropyTables,
     Segment,
     SegmentDecoder,
+    check_latent_shape,
     decode_symbols,
     dequantize,
     encode_segments,
@@ -129,6 +130,7 @@ class BlockAdaptivePrior:
     def decode(
         self, main: bytes, escapes: bytes, shape: tuple[int, int, int], rate: int
     ) -> np.ndarray:
+        check_latent_shape(shape, self.scale_index.shape[1])
         decoder = SegmentDecoder(main, escapes)
         classes = np.zeros((len(self.group_starts), shape[1], shape[2]), dtype=np.int32)
         for group in range(1, len(self.group_starts)):

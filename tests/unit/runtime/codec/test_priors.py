@@ -174,6 +174,10 @@ def test_damaged_block_adaptive_streams_fail_cleanly() -> None:
             model.decode(main[: 4 * cut], escapes, scaled.shape, 1)
     with pytest.raises(BitstreamError):
         model.decode(main, escapes, (CHANNELS, 6, 8), 1)  # fewer symbols than coded
+    with pytest.raises(BitstreamError, match="channels"):
+        model.decode(main, escapes, (CHANNELS + 1, 6, 9), 1)
+    with pytest.raises(BitstreamError, match="implausibly large"):  # refused before allocating
+        model.decode(main, escapes, (CHANNELS, 2**16, 2**16), 1)
 
 
 @pytest.mark.parametrize(
