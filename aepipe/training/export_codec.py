@@ -35,7 +35,7 @@ from aepipe.training.export import (
     save_weights,
     update_manifest,
 )
-from aepipe.training.networks.compression import FactorizedCompressor
+from aepipe.training.networks.compression import FactorizedCompressor, VariableRateCodec
 from aepipe.training.networks.lapped_codec import (
     CLASS_OFFSET,
     CLASSES,
@@ -52,11 +52,8 @@ SCALE_RANGE = (0.04, 128.0)
 SCALE_GRID = 64
 
 
-Compressor = FactorizedCompressor | LappedCompressor
-
-
 class _Encoder(nn.Module):
-    def __init__(self, model: Compressor) -> None:
+    def __init__(self, model: VariableRateCodec) -> None:
         super().__init__()
         self.model = model
 
@@ -65,7 +62,7 @@ class _Encoder(nn.Module):
 
 
 class _Decoder(nn.Module):
-    def __init__(self, model: Compressor) -> None:
+    def __init__(self, model: VariableRateCodec) -> None:
         super().__init__()
         self.model = model
 
@@ -94,7 +91,7 @@ def rate_tables(model: FactorizedCompressor, rate: int) -> EntropyTables:
     )
 
 
-def rate_gains(model: Compressor, rate: int) -> dict[str, object]:
+def rate_gains(model: VariableRateCodec, rate: int) -> dict[str, object]:
     """λ, gain and inverse gain of one rate point, as the metadata lists them."""
     gain, inverse = (t.detach().view(-1).numpy() for t in model.gains(rate))
     return {
@@ -104,11 +101,12 @@ def rate_gains(model: Compressor, rate: int) -> dict[str, object]:
     }
 
 
-def entropy_metadata(model: Compressor) -> str:
+def entropy_metadata(model: VariableRateCodec) -> str:
     """Gains and tables of every rate point, as the runtime's ``aepipe.entropy`` JSON."""
     if isinstance(model, LappedCompressor):
         document = block_adaptive_document(model)
     else:
+        assert isinstance(model, FactorizedCompressor)  # the two kinds there are
         rates = [
             {**rate_gains(model, rate), "tables": json.loads(rate_tables(model, rate).to_json())}
             for rate in range(len(model.lambdas))
@@ -173,7 +171,7 @@ def part_card_of(card: ModelCard, part: str) -> ModelCard:
 PartInputs = Callable[[int, int, int], Inputs]
 
 
-def codec_parts(model: Compressor) -> dict[str, tuple[nn.Module, PartInputs]]:
+def codec_parts(model: VariableRateCodec) -> dict[str, tuple[nn.Module, PartInputs]]:
     """Per part: the module exported, and example inputs of n x (h, w) latent cells."""
     latent = model.log_gain.shape[1]
     m = model.pad_multiple
@@ -188,7 +186,9 @@ def codec_parts(model: Compressor) -> dict[str, tuple[nn.Module, PartInputs]]:
     return {"encoder": (_Encoder(model), images), "decoder": (_Decoder(model), latents)}
 
 
-def export_codec(model: Compressor, card: ModelCard, folder: Path) -> dict[str, ExportResult]:
+def export_codec(
+    model: VariableRateCodec, card: ModelCard, folder: Path
+) -> dict[str, ExportResult]:
     """Write and prove ``NAME.encoder.onnx`` and ``NAME.decoder.onnx``; results by part."""
     model.eval()
     entropy = entropy_metadata(model)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.task = "compress"
     model, config = load_checkpoint(args.checkpoint)
-    if not isinstance(model, FactorizedCompressor | LappedCompressor):
+    if not isinstance(model, VariableRateCodec):
         raise SystemExit(f"{args.checkpoint}: {config['model']} is not a compressive autoencoder")
     card = card_for(model, config, args)
     results = export_codec(model, card, args.zoo)

@@ -46,13 +46,9 @@ class CompressTask(ImageIO):
 
     @property
     def provenance(self) -> Mapping[str, str]:
-        params: dict[str, object] = {"task": str(self.name), "rate": self.rate}
-        if self.target:
-            params = {
-                "task": str(self.name),
-                "target": f"{self.target.measure}={self.target.value}",
-            }
-        return provenance_of(self.codec.fingerprint, params)
+        target = self.target
+        choice = {"target": f"{target.measure}={target.value}"} if target else {"rate": self.rate}
+        return provenance_of(self.codec.fingerprint, {"task": str(self.name), **choice})
 
     @property
     def runtime(self) -> TaskRuntime:

@@ -137,6 +137,7 @@ class VariableRateCodec(nn.Module):
     point, and the R + λ·D objective; a subclass says how many bits its latents cost."""
 
     lambdas: tuple[float, ...]
+    pad_multiple: int  # the transforms' stride: inputs are padded to a multiple of it
     log_gain: nn.Parameter  # (rates, C)
     log_inverse_gain: nn.Parameter  # (rates, C)
     g_a: Callable[[torch.Tensor], torch.Tensor]

@@ -234,9 +234,10 @@ class LappedCompressor(VariableRateCodec):
         """Per rate point: bits per pixel of the rounded latents (ideal code length) and PSNR."""
         metrics: dict[str, float] = {}
         pixels = clean.shape[0] * clean.shape[2] * clean.shape[3]
+        latents = self.g_a(inputs["x"])
         for rate in range(len(self.lambdas)):
             gain, inverse = self.gains(rate)
-            scaled = self.g_a(inputs["x"]) * gain
+            scaled = latents * gain
             rounded = torch.round(scaled)
             x_hat = self.g_s(rounded * inverse).clamp(0, 1)
             metrics[f"val_bpp_{rate}"] = (self.bits(scaled, rounded, rate) / pixels).item()
