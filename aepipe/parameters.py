@@ -69,6 +69,15 @@ def _scalar(annotation: Any) -> type:
     raise TypeError(f"no command-line form for a parameter of type {annotation!r}")
 
 
+def flag_of(cls: type, name: str) -> str:
+    """The command-line flag of option ``name`` of dataclass ``cls``, for messages."""
+    return _flag({f.name: f for f in dataclasses.fields(cls)}[name])
+
+
+def _flag(field: dataclasses.Field[Any]) -> str:
+    return field.metadata["flag"] or "--" + field.name.replace("_", "-")
+
+
 def add_arguments(
     parser: argparse.ArgumentParser, cls: type, *, only: Sequence[str] | None = None
 ) -> None:
@@ -87,7 +96,7 @@ def add_arguments(
         if meta["positional"]:
             parser.add_argument(field.name, type=kind, choices=choices, **kwargs)
             continue
-        flag = meta["flag"] or "--" + field.name.replace("_", "-")
+        flag = _flag(field)
         if kind is bool:
             action = argparse.BooleanOptionalAction if default else "store_true"
             parser.add_argument(flag, dest=field.name, action=action, default=default, **kwargs)

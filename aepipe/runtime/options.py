@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from aepipe.errors import AepipeError
 from aepipe.images import DEFAULT_MAX_PIXELS, WRITABLE_FORMATS
 from aepipe.images.fill import FILL_METHODS, FILL_MODEL
-from aepipe.parameters import option
-from aepipe.runtime.codec.targets import FLAGS, Measure, QualityTarget
+from aepipe.parameters import flag_of, option
+from aepipe.runtime.codec.targets import Measure, QualityTarget
 from aepipe.runtime.credentials import block_credentials
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.storage import Storage, check_no_overlap, open_storage
@@ -102,7 +102,7 @@ class TaskOptions:
             "bpp": self.target_bpp,
         }
         given = [QualityTarget(m, value) for m, value in targets.items() if value is not None]
-        flags = ", ".join(FLAGS[target.measure] for target in given)
+        flags = ", ".join(flag_of(TaskOptions, f"target_{t.measure}") for t in given)
         if len(given) > 1:
             raise OptionError(f"{flags}: give one quality target")
         if given and self.rate is not None:

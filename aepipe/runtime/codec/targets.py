@@ -20,12 +20,6 @@ from aepipe.metrics.error import reconstruction_error
 from aepipe.metrics.msssim import ms_ssim
 
 Measure = Literal["psnr", "ms_ssim", "bpp"]
-#: The flag of each measure, for messages (``--target-psnr`` ...).
-FLAGS: dict[Measure, str] = {
-    "psnr": "--target-psnr",
-    "ms_ssim": "--target-ms-ssim",
-    "bpp": "--target-bpp",
-}
 
 
 @dataclass(frozen=True)
