@@ -28,15 +28,13 @@ from PIL import Image
 
 from aepipe.images import as_dtype, as_rgb, to_float
 from aepipe.images.filters import gaussian_blur
+from aepipe.runtime.anomaly.scoring import DETAIL_SIGMA, ENERGY_FLOOR, ENERGY_SIGMA
 from aepipe.runtime.model.session import OnnxModel
 
 #: The zoo task of trust-check models (not a ``--task``: they run beside another task).
 DOMAIN_CHECK_TASK = "domain-check"
 VIEW_SIDE = 128
 QUANTILES = (0.05, 0.5, 0.95)
-ENERGY_FLOOR = 1e-7
-DETAIL_SIGMA = 0.7
-ENERGY_SIGMA = 1.0
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from PIL import Image
 
 from aepipe.degrade.defects import add_defect
 from aepipe.images import decode, to_float
+from aepipe.images.filters import gaussian_blur
 from aepipe.runtime.anomaly import scoring as scoring_module
-from aepipe.runtime.anomaly.scoring import AnomalyScoring, fit_scoring
+from aepipe.runtime.anomaly.scoring import DEFAULT_FEATURES, AnomalyScoring, fit_scoring
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.pipeline import process_chunk
@@ -45,7 +46,8 @@ def test_calibration_records_the_score_definition_and_a_threshold_from_left_out_
 ):
     task = build_task(TaskOptions(task="anomaly", model=anomaly_model))
     scoring = task.scoring
-    assert scoring.features == ("residual_low", "residual_high") and scoring.calibrated
+    assert scoring.features == DEFAULT_FEATURES and scoring.calibrated
+    assert scoring.detail_level[1] > 0  # missing_detail is measured against normal detail
     assert "leave one out" in scoring.threshold_rule and scoring.normal_scores["n"] == 4
     assert scoring.normal_scores["min"] <= scoring.threshold <= scoring.normal_scores["max"]
     assert AnomalyScoring.from_dict(scoring.to_dict()) == scoring
@@ -69,6 +71,52 @@ def test_band_by_band_maps_equal_the_whole_image_map(monkeypatch):
     whole = fitted.distance_map(*pairs[0])
     monkeypatch.setattr(scoring_module, "BAND_ROWS", 7)
     np.testing.assert_allclose(fitted.distance_map(*pairs[0]), whole, rtol=1e-5, atol=1e-5)
+
+
+def textured(seed: int, size: int = 64) -> np.ndarray:
+    """A grainy float image of one stone-like colour: fine detail everywhere."""
+    rng = np.random.default_rng(seed)
+    grain = rng.normal(0, 0.06, (size, size, 1)) + gaussian_blur(
+        rng.normal(0, 0.2, (size, size, 1)), 2
+    )
+    stone = np.array([0.6, 0.55, 0.5], np.float32) + grain
+    return np.clip(stone, 0, 1).astype(np.float32)
+
+
+def fitted_on_textures(features: tuple[str, ...]) -> AnomalyScoring:
+    """Scoring fitted with a perfect reconstruction: only input-side features can see a defect."""
+    return fit_scoring([(x, x) for x in map(textured, range(4))], AnomalyScoring(features))
+
+
+def test_missing_detail_sees_a_smudge_that_a_perfect_reconstruction_hides():
+    image = textured(11)
+    smudged = image.copy()
+    smudged[20:30, 20:30] = gaussian_blur(image, 4.0)[20:30, 20:30]
+    sharper = np.clip(image + (image - gaussian_blur(image, 0.7)), 0, 1)  # more detail, not less
+    without = fitted_on_textures(("residual_low", "residual_high"))
+    scoring = fitted_on_textures(("residual_low", "residual_high", "missing_detail"))
+    normal = scoring.score(scoring.distance_map(image, image))
+    assert scoring.score(scoring.distance_map(smudged, smudged)) > 2 * normal
+    blind = [without.score(without.distance_map(x, x)) for x in (image, smudged)]
+    assert blind[1] <= blind[0] + 1e-6  # the residual alone cannot see it
+    missing = [scoring_module.pixel_features(x, x, scoring)[..., -1] for x in (image, sharper)]
+    assert missing[1].min() == 0.0 and missing[1].mean() < 0.5 * missing[0].mean()  # one-sided
+    assert scoring.score(scoring.distance_map(sharper, sharper)) < 2 * normal
+
+
+def test_colour_sees_a_tint_that_the_decoder_reproduces():
+    image = textured(12)
+    tinted = image.copy()
+    tinted[20:30, 20:30] = image[20:30, 20:30] * np.array([1.0, 0.55, 0.3], np.float32)
+    scoring = fitted_on_textures(("residual_low", "residual_high", "colour"))
+    normal = scoring.score(scoring.distance_map(image, image))
+    assert scoring.score(scoring.distance_map(tinted, tinted)) > 2 * normal
+
+
+def test_cards_written_before_the_detail_level_existed_still_load():
+    data = AnomalyScoring(("residual_low", "residual_high"), mean=(0.0,) * 4).to_dict()
+    del data["detail_level"]
+    assert AnomalyScoring.from_dict(data).detail_level == (0.0, 1.0)
 
 
 def test_run_writes_heatmaps_and_rows_for_every_kind_of_input(tmp_path, anomaly_model):
