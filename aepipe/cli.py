@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from aepipe.runtime.reports.summary import RunSummary
 
 #: Training-side commands: their modules own their arguments and need the ``train`` extra.
+#: Commands that run a Prefect flow (and so need an API, a background server's or a temporary one).
+FLOW_COMMANDS = ("run", "generate", "demo")
 TRAINING_COMMANDS = {
     "train": ("aepipe.training.train", "train a registered network (resumable)"),
     "export": ("aepipe.training.export", "export a checkpoint to ONNX + card + manifest"),
@@ -202,8 +205,9 @@ def file_codec_command(args: argparse.Namespace) -> dict[str, Any]:
 
 def bench_command(args: argparse.Namespace) -> None:
     """Print the markdown report; ``--json`` also keeps every sample; exit 1 if one failed."""
-    from aepipe.tools.bench import BenchError, run_bench
     from aepipe.tools.bench.options import BenchOptions
+    from aepipe.tools.bench.suite import run_bench
+    from aepipe.tools.bench.timing import BenchError
 
     report = run_bench(from_namespace(BenchOptions, args))
     print(report.markdown())
@@ -308,6 +312,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in TRAINING_COMMANDS:
         return training_command(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
+    with _flow_api(args.command):
+        return _dispatch(args)
+
+
+@contextmanager
+def _flow_api(command: str) -> Iterator[None]:
+    """Commands that run a flow report to a background Prefect server when one answers."""
+    if command not in FLOW_COMMANDS:
+        yield
+        return
+    from aepipe.runtime.api import prefect_api
+
+    with prefect_api() as url:
+        if url:
+            print(f"aepipe: reporting to the background Prefect server at {url}", file=sys.stderr)
+        yield
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             summary = run_command(from_namespace(RunOptions, args))

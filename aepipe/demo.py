@@ -8,7 +8,6 @@ prints PSNR against the clean originals before and after. With a source (a folde
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,9 +46,6 @@ def psnr_against(clean: Storage, other: Storage, keys: list[str]) -> float:
 
 
 def run_demo(source: str | None = None, dest: str | None = None) -> RunSummary:
-    # The embedded Prefect server would otherwise try to send telemetry from a demo meant to
-    # run offline; an explicit setting in the environment still wins.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from aepipe.runtime.flow import process_images
 
     dest = dest or DEFAULT_DEST

@@ -626,3 +626,33 @@ def _first_scheduled_run(server: PrefectServer, deployment_id: Any, tmp_path: Pa
         flow_run = client.read_flow_run(UUID(summary["run_id"]))
     assert flow_run.auto_scheduled and flow_run.deployment_id == deployment_id
     return summary
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_an_adhoc_run_reuses_a_background_server(
+    prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    """No PREFECT_API_URL, but ``prefect server start --background``'s PID file in PREFECT_HOME
+    and the server answering at the configured port: ``aepipe run`` reports there instead of
+    starting a temporary server."""
+    from prefect.client.orchestration import get_client
+
+    from aepipe.runtime.api import BACKGROUND_PID_FILE
+
+    (prefect_server.home / BACKGROUND_PID_FILE).write_text("4194000")  # no such process
+    port = prefect_server.api_url.split(":")[-1].split("/")[0]
+    env = prefect_server.env(PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=port)
+    del env["PREFECT_API_URL"]
+    names = _write_pngs(tmp_path / "in", 2)
+    command = [sys.executable, "-c", "from aepipe.cli import main; raise SystemExit(main())"]
+    command += ["run", str(tmp_path / "in"), str(tmp_path / "out"), "--task", "identity"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert f"background Prefect server at {prefect_server.api_url}" in done.stderr
+    assert "temporary server" not in done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == names
+    with prefect_server.settings(), get_client(sync_client=True) as client:
+        [flow_run] = client.read_flow_runs()
+    assert flow_run.state is not None and flow_run.state.is_completed()

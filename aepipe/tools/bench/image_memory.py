@@ -63,7 +63,7 @@ def _child(folder: str, task_name: str, threads_text: str) -> None:
     if row.error:
         raise RuntimeError(row.error)
     figures |= {
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(time.perf_counter() - started, 3),
         "peak_mb": peak_mb(),
     }
     print(json.dumps(figures))

@@ -31,6 +31,11 @@ class BenchOptions:
         "the identity and denoise tasks (e.g. 64; 0: skip)",
         0.0,
     )
+    startup: bool = option(
+        "also time an ad-hoc `aepipe run` of one small image with Prefect's temporary API, "
+        "with a background server it reuses, and with PREFECT_API_URL (fresh processes)",
+        False,
+    )
     scale_out: bool = option(
         "also time the same job in one process, on 1 and 2 Dask workers and as 2 shard runs "
         "(each a whole `aepipe run`)",

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from aepipe.images import decode
+from aepipe.runtime.api import QUIET_SERVER
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.pipeline import process_chunk
 from aepipe.runtime.reports import ReportRow, RowStatus
@@ -162,7 +163,7 @@ def flow_end_to_end(workdir: Path, task_options: TaskOptions, images: int, work:
     from aepipe.runtime.flow import process_images
 
     summaries: list[RunSummary] = []
-    with environ({"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}):  # telemetry only adds noise
+    with environ(QUIET_SERVER):  # telemetry only adds noise
 
         def run() -> None:
             summaries.append(

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from aepipe.runtime.api import QUIET_SERVER
 from aepipe.tools.bench.timing import BenchError, Sample, Timing
 
 #: label, detail, and the extra arguments of each concurrent process, given threads per core.
@@ -101,4 +102,4 @@ def _children_cpu() -> float:
 
 
 def _quiet_env() -> dict[str, str]:
-    return {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return {**os.environ, **QUIET_SERVER}

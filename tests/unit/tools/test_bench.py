@@ -19,9 +19,10 @@ from aepipe.images import decode
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.zoo import find_model
 from aepipe.runtime.reports import ReportRow
-from aepipe.tools.bench import BenchError, BenchOptions, _attempt, _tiling, image_memory
+from aepipe.tools.bench import image_memory
 from aepipe.tools.bench.compress import bench_codec
 from aepipe.tools.bench.models import TORCH_LABEL, model_inputs, torch_runner
+from aepipe.tools.bench.options import BenchOptions
 from aepipe.tools.bench.pipeline import (
     environ,
     median_stages,
@@ -31,8 +32,10 @@ from aepipe.tools.bench.pipeline import (
     weed_release,
 )
 from aepipe.tools.bench.report import BenchReport, speedups
+from aepipe.tools.bench.suite import _attempt, _tiling
 from aepipe.tools.bench.timing import (
     MAX_CALLS_PER_SAMPLE,
+    BenchError,
     Sample,
     Timing,
     calls_per_sample,
@@ -287,7 +290,7 @@ def test_torch_measurement_is_skipped_without_torch(monkeypatch: pytest.MonkeyPa
 
 
 def test_bench_imports_without_torch() -> None:
-    code = "import sys; sys.modules['torch'] = None; import aepipe.tools.bench, aepipe.cli"
+    code = "import sys; sys.modules['torch'] = None; import aepipe.tools.bench.suite, aepipe.cli"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
@@ -341,3 +344,21 @@ def test_large_image_memory_runs_each_task_in_a_fresh_process() -> None:
     assert "### One large image: peak RSS (224x224 RGB, 0 MB decoded)" in text
     assert re.search(r"\| denoise +\| \d+ +\| \d+ +\| [\d.]+ +\| [\d.]+ +\|", text)
     assert report.to_dict()["image_memory"] == figures
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_startup_times_each_way_of_reaching_an_api(tmp_path) -> None:
+    from aepipe.tools.bench.startup import startup
+
+    rows = startup(tmp_path, repeats=1)
+    assert [r.label for r in rows] == [
+        "temporary API",
+        "background server",
+        "PREFECT_API_URL",
+        "empty flow",
+    ]
+    assert all(r.seconds and r.seconds > 0 for r in rows)
+    assert all(r.note.startswith("overhead ") for r in rows[:3])
+    assert not (tmp_path / "prefect-home" / "server.pid").exists()  # the server was stopped
