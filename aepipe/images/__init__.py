@@ -9,6 +9,7 @@ from aepipe.images.fileio import (
     decode,
     encode,
     extension_for,
+    header_pixels,
     output_format,
     written_format,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "encode",
     "extension_for",
     "from_float",
+    "header_pixels",
     "max_value",
     "output_format",
     "sniff_format",

@@ -130,6 +130,22 @@ def decode(data: bytes, key: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> De
     return _decoded_deep(data, decoded, orientation, key) if deep else decoded
 
 
+def header_pixels(data: bytes) -> int | None:
+    """Width x height from the image's header alone (nothing decoded); None when ``data`` is
+    not an image this module reads or its header does not parse (``decode`` will say why)."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+                width, height = im.size
+    except Exception:  # any header Pillow refuses: decode reports it, typed, with the key
+        return None
+    return width * height
+
+
 @contextmanager
 def _pillow_errors(key: str, fmt: str) -> Iterator[None]:
     """Map Pillow's exceptions to aepipe's; our own size limit decides, so its warning is muted.

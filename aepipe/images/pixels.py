@@ -66,8 +66,8 @@ def from_float(x: np.ndarray, dtype: DTypeLike) -> np.ndarray:
     top = _INT_MAX[name]
     scaled = np.multiply(x, np.float32(top), dtype=np.float32)
     np.rint(scaled, out=scaled)
-    np.clip(scaled, 0, top, out=scaled)
-    np.nan_to_num(scaled, copy=False, nan=0.0)
+    np.fmax(scaled, 0, out=scaled)  # fmax/fmin return the number where one side is NaN:
+    np.fmin(scaled, top, out=scaled)  # NaN -> 0 in the same pass as the clip
     return scaled.astype(name)
 
 

@@ -14,6 +14,8 @@ from aepipe.images.pixels import to_float
 from aepipe.images.resample import resize_bicubic
 
 BAND_ROWS = 256
+#: Integer sample types and their full intensity (1.0 on the 0–1 scale).
+INTEGER_PEAKS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
 
 def reconstruction_error(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
@@ -22,15 +24,24 @@ def reconstruction_error(before: np.ndarray, after: np.ndarray) -> tuple[float, 
     Computed at ``before``'s resolution: a super-resolved output is downscaled first, which is
     how a run compares its output with its input.
     """
+    if after is before:  # an output that is its input (identity): nothing to compute
+        return 0.0, math.inf
     if after.shape[:2] != before.shape[:2]:
         after = resize_bicubic(after, (before.shape[0], before.shape[1]))
     if after.shape != before.shape:
         raise ValueError(f"cannot compare shapes {before.shape} and {after.shape}")
     total = 0.0
+    same_integers = before.dtype == after.dtype and before.dtype in INTEGER_PEAKS
     for top in range(0, before.shape[0], BAND_ROWS):
         band = slice(top, top + BAND_ROWS)
-        diff = to_float(before[band]).astype(np.float64) - to_float(after[band])
-        total += float(np.sum(diff * diff))
+        if same_integers:  # exact, and no float copies: the common case, uint8 in and out
+            diff = before[band].astype(np.int64) - after[band]
+            total += float(np.dot(diff.ravel(), diff.ravel()))
+        else:
+            wide = to_float(before[band]).astype(np.float64) - to_float(after[band])
+            total += float(np.sum(wide * wide))
+    if same_integers:
+        total /= float(INTEGER_PEAKS[before.dtype]) ** 2
     mse = total / max(1, before.size)
     return mse, psnr_from_mse(mse)
 

@@ -1,6 +1,10 @@
 """Process one chunk of keys: fetch ahead on a thread pool while the model runs, upload behind.
 
-    fetch (threads, read-ahead) ─► decode ─► task.apply ─► encode ─► upload (threads)
+    fetch + decode (threads, read-ahead) ─► task.apply ─► encode + upload (threads)
+
+Decoding and encoding run on the I/O threads, beside the model and on every core (Pillow
+releases the GIL in its codecs), for images up to ``PARALLEL_CODEC_PIXELS``; a larger image
+is decoded and encoded on the model's thread, one at a time, so memory stays one large image.
 
 Every image ends as exactly one report row. A bad image becomes an ``error`` row naming the
 key and the batch goes on; inputs are only ever read; outputs are written atomically, with
@@ -13,15 +17,16 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from aepipe.errors import AepipeError, ObjectNotFoundError, PreconditionFailedError
+from aepipe.images import DecodedImage, ImageInfo, header_pixels
 from aepipe.metrics import reconstruction_error
 from aepipe.runtime.options import ChunkOptions
 from aepipe.runtime.pipeline.keys import output_key, sibling_key
 from aepipe.runtime.reports.rows import ReportRow, RowStatus
-from aepipe.runtime.tasks.base import Task
+from aepipe.runtime.tasks.base import Task, TaskOutput
 from aepipe.runtime.tasks.names import SIBLING_SUFFIXES
 from aepipe.storage import ObjectInfo, Precondition, Storage, metadata_text
 
@@ -29,6 +34,9 @@ SOURCE_KEY_METADATA = "aepipe-source-key"
 #: The source key's share of S3's 2 KB of user metadata (the provenance takes under 400 bytes).
 SOURCE_KEY_METADATA_BYTES = 1024
 CONCURRENT_WRITE = "another run wrote this output with the same provenance meanwhile"
+#: Images up to this many pixels are decoded and encoded on the I/O threads (docs/benchmarks.md,
+#: "Codec work on every core"); at most ``io_threads`` outputs wait there to be encoded.
+PARALLEL_CODEC_PIXELS = 4_000_000
 
 
 @dataclass
@@ -37,6 +45,16 @@ class _Fetched:
     row: ReportRow
     seen: Seen | None = None  # the predicted output as the skip check found it
     sibling: bytes | None = None  # the input's sibling object (SIBLING_SUFFIXES), if any
+    image: DecodedImage | None = None  # decoded on the I/O thread that fetched it
+
+
+@dataclass(frozen=True)
+class _Output:
+    """What the model made of one image, to be encoded under ``key``."""
+
+    key: str
+    result: TaskOutput
+    info: ImageInfo
 
 
 def process_chunk(
@@ -45,20 +63,50 @@ def process_chunk(
     """Run ``task`` over ``keys``; returns one row per key, in order."""
     provenance = {**task.provenance}
     with ThreadPoolExecutor(options.io_threads, thread_name_prefix="aepipe-io") as pool:
-        uploads: list[tuple[ReportRow, Future[None]]] = []
+        writes: list[tuple[ReportRow, Future[None]]] = []
+        encoding: deque[Future[None]] = deque()  # small outputs not written yet
         rows = []
         for fetched in _read_ahead(pool, keys, source, dest, task, options):
             rows.append(fetched.row)
-            if fetched.data is not None:
-                encoded = _transform(fetched, task, options)
-                if encoded is not None:
-                    metadata = output_metadata(provenance, fetched.row.key)
-                    condition = _precondition(fetched, encoded[0], options)
-                    future = pool.submit(_upload, dest, *encoded, metadata, condition, fetched.row)
-                    uploads.append((fetched.row, future))
-        for row, future in uploads:
+            if fetched.data is None:
+                continue
+            small = fetched.image is not None  # decoded ahead on an I/O thread
+            future = _process(fetched, pool, dest, task, options, provenance)
+            if future is None:
+                continue
+            writes.append((fetched.row, future))
+            if small:
+                encoding.append(future)
+                while len(encoding) > options.io_threads:  # bounded pixels waiting to encode
+                    wait([encoding.popleft()])
+        for row, future in writes:
             _settle(row, future)
     return rows
+
+
+def _process(
+    fetched: _Fetched,
+    pool: ThreadPoolExecutor,
+    dest: Storage,
+    task: Task,
+    options: ChunkOptions,
+    provenance: Mapping[str, str],
+) -> Future[None] | None:
+    """Apply the task to one fetched image and hand its output to the I/O threads: encoded
+    there when it was decoded there (a small image), else encoded here first, so that a
+    large image's pixels are gone before the next one is decoded. The write's future, or
+    None when there is nothing to write."""
+    small = fetched.image is not None
+    output = _transform(fetched, task, options)
+    if output is None:
+        return None
+    row = fetched.row
+    metadata = output_metadata(provenance, row.key)
+    write = (dest, output.key, metadata, _precondition(fetched, output.key, options))
+    if small:
+        return pool.submit(_encode_and_upload, *write, output, task, options, row)
+    data = _encode(output, task, options, row)
+    return None if data is None else pool.submit(_upload, *write, data, row)
 
 
 def _read_ahead(
@@ -90,6 +138,16 @@ def predicted_output_key(key: str, task: Task, options: ChunkOptions) -> str | N
 
 
 def _fetch(key: str, source: Storage, dest: Storage, task: Task, options: ChunkOptions) -> _Fetched:
+    """Download (or skip, or plan) ``key``; a small image is decoded here too."""
+    fetched = _download(key, source, dest, task, options)
+    if fetched.data is not None and (header_pixels(fetched.data) or 0) <= PARALLEL_CODEC_PIXELS:
+        _decode(fetched, task, options)
+    return fetched
+
+
+def _download(
+    key: str, source: Storage, dest: Storage, task: Task, options: ChunkOptions
+) -> _Fetched:
     row = ReportRow(key)
     started = time.perf_counter()
     try:
@@ -161,13 +219,27 @@ def _precondition(fetched: _Fetched, out_key: str, options: ChunkOptions) -> Pre
     return Precondition(absent=True) if seen.info is None else Precondition(etag=seen.info.etag)
 
 
-def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[str, bytes] | None:
-    """read → apply → write, timing each stage into the row; (output key, bytes), or None
-    after an error or for a task that writes nothing per image (its result is in the row)."""
+def _decode(fetched: _Fetched, task: Task, options: ChunkOptions) -> None:
+    """``fetched.image`` from its bytes, timed; a failure makes the row an error (no image)."""
     row = fetched.row
     try:
         with _timed(row, "decode"):
-            image = task.read(fetched.data or b"", row.key, options.max_pixels, fetched.sibling)
+            data = fetched.data or b""
+            fetched.image = task.read(data, row.key, options.max_pixels, fetched.sibling)
+    except Exception as error:
+        _fail(row, error)
+
+
+def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> _Output | None:
+    """(decode →) apply, timing each stage into the row; what to encode, or None after an
+    error or for a task that writes nothing per image (its result is in the row)."""
+    row = fetched.row
+    if fetched.image is None:
+        _decode(fetched, task, options)
+    image, fetched.image = fetched.image, None  # the row's loop holds no pixels after this
+    if image is None:
+        return None
+    try:
         info = image.info
         row.width, row.height, row.mode = info.width, info.height, info.mode
         row.warnings = "; ".join(info.warnings)
@@ -179,23 +251,49 @@ def _transform(fetched: _Fetched, task: Task, options: ChunkOptions) -> tuple[st
             row.mse, row.psnr = reconstruction_error(image.pixels, compared)
         if not task.writes_output:
             return None
-        with _timed(row, "encode"):
-            data = task.write(result, info, options)
+        key = output_key(row.key, task.output_extension(info, options))
     except Exception as error:
         _fail(row, error)
         return None
-    row.output_key = output_key(row.key, task.output_extension(info, options))
+    return _Output(key, result, info)
+
+
+def _encode(output: _Output, task: Task, options: ChunkOptions, row: ReportRow) -> bytes | None:
+    """The output's bytes, timed; the row names its output key once they exist. None (and an
+    error row) when encoding failed."""
+    try:
+        with _timed(row, "encode"):
+            data = task.write(output.result, output.info, options)
+    except Exception as error:
+        _fail(row, error)
+        return None
+    row.output_key = output.key
     if task.output_key_field:
-        row.extra[task.output_key_field] = row.output_key
-    return row.output_key, data
+        row.extra[task.output_key_field] = output.key
+    return data
+
+
+def _encode_and_upload(
+    dest: Storage,
+    out_key: str,
+    metadata: dict[str, str],
+    precondition: Precondition | None,
+    output: _Output,
+    task: Task,
+    options: ChunkOptions,
+    row: ReportRow,
+) -> None:
+    data = _encode(output, task, options, row)
+    if data is not None:
+        _upload(dest, out_key, metadata, precondition, data, row)
 
 
 def _upload(
     dest: Storage,
     out_key: str,
-    data: bytes,
     metadata: dict[str, str],
     precondition: Precondition | None,
+    data: bytes,
     row: ReportRow,
 ) -> None:
     """Write the output; a lost race to a run writing the same output is a skip, not an error."""

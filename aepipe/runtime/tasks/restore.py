@@ -1,8 +1,9 @@
 """Image-to-image restoration through a tiled ONNX model: denoise, unwatermark, superres.
 
 The same code serves every restoration model; the model card says how (scale, padding,
-noise-level input, channels). ``identity`` runs the same tiling path with no model, which
-makes it the pipeline's test double that is not a mock.
+noise-level input, channels). ``identity`` with ``--tile`` runs the same tiling path with no
+model, which makes it the pipeline's test double that is not a mock; without it, an image
+passes through untouched (re-encoded: a format conversion).
 """
 
 from __future__ import annotations

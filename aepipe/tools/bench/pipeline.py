@@ -15,6 +15,7 @@ import io
 import os
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aepipe.images import decode
+from aepipe.images import decode, encode
 from aepipe.runtime.api import QUIET_SERVER
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.pipeline import process_chunk
@@ -102,6 +103,54 @@ def inference_only(
     return Timing(label, detail, work, len(images), samples)
 
 
+#: Labels the codec-on-every-core ratios are read from (issue 20 item 2).
+CODEC_CAPACITY = "PNG codec alone"
+IN_MEMORY = "decode + infer + encode"
+IDENTITY_E2E = "identity local e2e"
+
+
+def codec_capacity(pngs: Mapping[str, bytes], threads: int, repeats: int) -> Timing:
+    """Decode + encode of every PNG in memory on ``threads`` threads: what this machine's
+    Pillow can do at most, the ceiling of a run that only moves images (``identity``)."""
+    items = list(pngs.items())
+    work = megapixels_of(pngs)
+
+    def one(item: tuple[str, bytes]) -> None:
+        key, data = item
+        image = decode(data, key)
+        encode(image.pixels, image.info)
+
+    def all_images() -> None:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, items))
+
+    all_images()  # warm-up
+    samples = [measure(all_images) for _ in range(repeats)]
+    detail = f"decode + encode in memory, {threads} threads"
+    return Timing(CODEC_CAPACITY, detail, work, len(items), samples)
+
+
+def in_memory(task: Task, pngs: Mapping[str, bytes], repeats: int) -> Timing:
+    """Decode, ``task.apply``, encode, one image after another in memory: what a plain loop
+    around the model gets, the figure a run's pipeline must keep up with."""
+    work = megapixels_of(pngs)
+
+    def all_images() -> None:
+        for key, data in pngs.items():
+            image = decode(data, key)
+            encode(task.apply(image).pixels, image.info)
+
+    key, data = next(iter(pngs.items()))
+    task.apply(decode(data, key))  # warm-up
+    samples = [measure(all_images) for _ in range(repeats)]
+    return Timing(IN_MEMORY, "in memory, one image at a time", work, len(pngs), samples)
+
+
+def megapixels_of(pngs: Mapping[str, bytes]) -> float:
+    sizes = [Image.open(io.BytesIO(data)).size for data in pngs.values()]
+    return sum(megapixels(width, height) for width, height in sizes)
+
+
 def end_to_end(
     label: str, source: Storage, dest: Storage, task: Task, work: float, repeats: int
 ) -> Timing:
@@ -131,11 +180,16 @@ def _chunk_pass(
 
 
 def local_end_to_end(
-    task: Task, pngs: Mapping[str, bytes], workdir: Path, work: float, repeats: int
+    task: Task,
+    pngs: Mapping[str, bytes],
+    workdir: Path,
+    work: float,
+    repeats: int,
+    label: str = "local e2e",
 ) -> Timing:
     source = _filled(open_storage(str(workdir / "in")), pngs)
-    dest = open_storage(str(workdir / "out"))
-    return end_to_end("local e2e", source, dest, task, work, repeats)
+    dest = open_storage(str(workdir / f"out-{task.name}"))
+    return end_to_end(label, source, dest, task, work, repeats)
 
 
 def s3_end_to_end(task: Task, pngs: Mapping[str, bytes], work: float, repeats: int) -> Timing:

@@ -13,6 +13,7 @@ from typing import Any
 from aepipe.runtime.reports.summary import STAGES
 from aepipe.runtime.tasks.tiled import WHOLE_IMAGE_FACTOR
 from aepipe.tools.bench.models import ORT_LABEL, TORCH_LABEL
+from aepipe.tools.bench.pipeline import CODEC_CAPACITY, IDENTITY_E2E, IN_MEMORY
 from aepipe.tools.bench.timing import Timing, rate
 from aepipe.tools.tables import MISSING, fmt, markdown_table
 
@@ -156,13 +157,26 @@ class BenchReport:
                 f"{options['size']} PNGs, {self._tiling()}, median of "
                 f"{options['repeats']} passes)",
                 pipeline_table(self.pipeline),
-                "Stage columns: seconds per pass summed over images; fetch and upload run on "
-                "8 I/O threads beside the model, so the stages can add up to more than s/pass.",
+                "Stage columns: seconds per pass summed over images; fetch and decode, encode "
+                "and upload run on 8 I/O threads beside the model, so the stages can add up to "
+                "more than s/pass.",
+                self._codec_ratios(),
                 *self._codec_section(),
                 *self._memory_section(),
                 *self._image_memory_section(),
             ]
         )
+
+    def _codec_ratios(self) -> str:
+        """Issue 20 item 2: a run keeps up with the codec alone, and with a plain loop."""
+        mp_s = {t.label: t.mp_per_s for t in self.pipeline}
+        pairs = [(IDENTITY_E2E, CODEC_CAPACITY), ("local e2e", IN_MEMORY)]
+        parts = []
+        for run, ceiling in pairs:
+            value = mp_s.get(run)
+            share = None if value is None else rate(value, mp_s.get(ceiling))
+            parts.append(f"{run} at {fmt(share)}x the {ceiling} figure")
+        return "Codec work on every core: " + "; ".join(parts) + "."
 
     def _memory_section(self) -> list[str]:
         if not self.report_memory:

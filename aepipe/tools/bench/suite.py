@@ -16,6 +16,7 @@ from typing import Any
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.build import build_task
+from aepipe.runtime.tasks.names import TaskName
 from aepipe.runtime.tasks.tiled import resolved_tiling
 from aepipe.tools.bench import report_memory
 from aepipe.tools.bench.compress import bench_codec
@@ -23,7 +24,12 @@ from aepipe.tools.bench.image_memory import measure as large_image_memory
 from aepipe.tools.bench.models import TASK, bench_models, default_model
 from aepipe.tools.bench.options import BenchOptions
 from aepipe.tools.bench.pipeline import (
+    CODEC_CAPACITY,
+    IDENTITY_E2E,
+    IN_MEMORY,
+    codec_capacity,
     flow_end_to_end,
+    in_memory,
     inference_only,
     local_end_to_end,
     s3_end_to_end,
@@ -132,8 +138,15 @@ def _bench_pipeline(
             fixed = build_task(replace(task_options, tile=card_tile))
             label = f"inference only, {card_tile}-px tiles"
             steps.append((label, partial(inference_only, fixed, pngs, repeats, label)))
+        identity = build_task(TaskOptions(task=TaskName.IDENTITY))
         steps += [
+            (IN_MEMORY, partial(in_memory, task, pngs, repeats)),
             ("local e2e", partial(local_end_to_end, task, pngs, workdir, work, repeats)),
+            (CODEC_CAPACITY, partial(codec_capacity, pngs, task_options.threads, repeats)),
+            (
+                IDENTITY_E2E,
+                partial(local_end_to_end, identity, pngs, workdir, work, repeats, IDENTITY_E2E),
+            ),
         ]
         if not options.skip_s3:
             steps.append(("S3 e2e", partial(s3_end_to_end, task, pngs, work, repeats)))

@@ -89,3 +89,22 @@ def test_psnr_and_ssim_agree_with_scikit_image_on_uint8():
         use_sample_covariance=False,
     )
     assert ssim(clean, noisy) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_reconstruction_error_of_integer_samples_is_exact_and_matches_the_float_path(dtype):
+    from aepipe.images import to_float
+    from aepipe.metrics import reconstruction_error
+
+    top = np.iinfo(dtype).max
+    rng = np.random.default_rng(3)
+    before = rng.integers(0, top + 1, (300, 70, 3)).astype(dtype)  # two bands of rows
+    after = np.clip(before.astype(np.int64) + rng.integers(-9, 10, before.shape), 0, top)
+    after = after.astype(dtype)
+    exact = float(np.sum((before.astype(np.int64) - after) ** 2)) / top**2 / before.size
+    mse, db = reconstruction_error(before, after)
+    assert mse == pytest.approx(exact, rel=1e-12)
+    as_float = np.mean((to_float(before).astype(np.float64) - to_float(after)) ** 2)
+    assert mse == pytest.approx(as_float, rel=1e-6) and db == pytest.approx(-10 * math.log10(mse))
+    assert reconstruction_error(before, before) == (0.0, math.inf)
+    assert reconstruction_error(before, before.copy()) == (0.0, math.inf)

@@ -306,3 +306,13 @@ def test_rejects_wrong_output_shape_naming_both_shapes() -> None:
         tile_apply(image, _identity, out_channels=1)
     with pytest.raises(ValueError, match=r"expected \(1, 3, 40, 40\)"):
         tile_apply(image, _identity, scale=2)
+
+
+def test_the_identity_passes_a_whole_image_through_and_tiles_only_when_asked() -> None:
+    from aepipe.runtime.options import TaskOptions
+    from aepipe.runtime.tasks.tiled import run_tiled
+
+    image = np.random.default_rng(5).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    assert run_tiled(None, image, TaskOptions(task="identity")) is image
+    tiled = run_tiled(None, image, TaskOptions(task="identity", tile=32, overlap=8))
+    assert tiled is not image and np.array_equal(tiled, image)

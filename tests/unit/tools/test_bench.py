@@ -311,9 +311,15 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(argv) == 0
     report = json.loads(out.read_text())
     assert [t["detail"] for t in report["model_inference"][::2]] == ["1x3x40x40", "2x3x40x40"]
-    assert [t["label"] for t in report["pipeline"]] == ["inference only", "local e2e"]
+    assert [t["label"] for t in report["pipeline"]] == [
+        "inference only",
+        "decode + infer + encode",
+        "local e2e",
+        "PNG codec alone",
+        "identity local e2e",
+    ]
     assert all(t["images"] == 2 and len(t["samples"]) == 1 for t in report["pipeline"])
-    assert report["pipeline"][1]["stages_seconds"].keys() == {
+    assert report["pipeline"][2]["stages_seconds"].keys() == {
         "fetch",
         "decode",
         "infer",
@@ -330,6 +336,7 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert report["codec_info"]["entropy_encode_mb_s"] > 0
     out = capsys.readouterr().out
     assert "| local e2e" in out
+    assert re.search(r"identity local e2e at [\d.]+x the PNG codec alone figure", out)
     assert "### Learned codec" in out and "entropy coding: " in out
 
 

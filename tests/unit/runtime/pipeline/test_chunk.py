@@ -1,11 +1,14 @@
 """process_chunk on local folders: rows for every key, errors isolated, resume by provenance."""
 
 import hashlib
+import threading
+import time
 
 import numpy as np
 from imagefactory import save
 
 from aepipe.runtime.options import ChunkOptions, TaskOptions
+from aepipe.runtime.pipeline import chunk as chunk_module
 from aepipe.runtime.pipeline import chunked, output_key, process_chunk
 from aepipe.runtime.pipeline.chunk import (
     SOURCE_KEY_METADATA,
@@ -123,3 +126,81 @@ def test_max_pixels_turns_bigger_images_into_error_rows(tmp_path):
     assert rows["a.png"].status is RowStatus.ERROR
     assert "600 pixels exceeds the limit of 500" in rows["a.png"].error
     assert rows["sub/b.jpg"].status is RowStatus.OK and not (dst / "a.png").exists()
+
+
+class Recording:
+    """The identity task, noting which thread decodes and encodes each key, and how many
+    outputs exist that are not encoded yet (the pixels a run holds beside the model)."""
+
+    def __init__(self, fail_encoding: str = "") -> None:
+        self.threads: dict[tuple[str, str], str] = {}
+        self.key_of: dict[int, str] = {}  # id of a decoded image or an output -> its key
+        self.fail_encoding = fail_encoding
+        self.waiting = self.most_waiting = 0
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        return getattr(IDENTITY, name)
+
+    def read(self, data, key, max_pixels, sibling=None):
+        self.threads["read", key] = threading.current_thread().name
+        image = IDENTITY.read(data, key, max_pixels, sibling)
+        self.key_of[id(image)] = key
+        return image
+
+    def apply(self, image):
+        result = IDENTITY.apply(image)
+        self.key_of[id(result)] = self.key_of[id(image)]
+        with self.lock:
+            self.waiting += 1
+            self.most_waiting = max(self.most_waiting, self.waiting)
+        return result
+
+    def write(self, output, info, options):
+        key = self.key_of[id(output)]
+        self.threads["write", key] = threading.current_thread().name
+        time.sleep(0.01)  # encoding slower than the model: outputs queue up
+        with self.lock:
+            self.waiting -= 1
+        if key == self.fail_encoding:
+            raise OSError("disk full while encoding")
+        return IDENTITY.write(output, info, options)
+
+
+def small_pngs(folder, count: int) -> list[str]:
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        (folder / f"{i:02d}.png").write_bytes(save(rng.integers(0, 255, (24, 24, 3), np.uint8)))
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_small_images_are_decoded_and_encoded_beside_the_model(tmp_path):
+    keys = small_pngs(tmp_path / "in", 12)
+    task = Recording()
+    source, dest = open_storage(str(tmp_path / "in")), open_storage(str(tmp_path / "out"))
+    rows = process_chunk(keys, source, dest, task, ChunkOptions(io_threads=2, read_ahead=4))
+    assert [r.status for r in rows] == [RowStatus.OK] * 12
+    assert all(name.startswith("aepipe-io") for name in task.threads.values())
+    assert task.most_waiting <= 2 + 1  # io_threads outputs queued, plus the one just made
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == keys
+
+
+def test_large_images_stay_on_the_model_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(chunk_module, "PARALLEL_CODEC_PIXELS", 100)  # 24 x 24 is "large"
+    keys = small_pngs(tmp_path / "in", 3)
+    task = Recording()
+    source, dest = open_storage(str(tmp_path / "in")), open_storage(str(tmp_path / "out"))
+    rows = process_chunk(keys, source, dest, task, ChunkOptions())
+    assert [r.status for r in rows] == [RowStatus.OK] * 3
+    assert set(task.threads.values()) == {threading.current_thread().name}
+
+
+def test_an_encoding_failure_on_an_io_thread_is_that_image_s_error_row(tmp_path):
+    keys = small_pngs(tmp_path / "in", 4)
+    task = Recording(fail_encoding="01.png")
+    source, dest = open_storage(str(tmp_path / "in")), open_storage(str(tmp_path / "out"))
+    rows = {r.key: r for r in process_chunk(keys, source, dest, task, ChunkOptions())}
+    assert rows["01.png"].status is RowStatus.ERROR and "disk full" in rows["01.png"].error
+    assert not rows["01.png"].output_key and not (tmp_path / "out" / "01.png").exists()
+    assert all(rows[k].status is RowStatus.OK for k in keys if k != "01.png")
