@@ -26,7 +26,7 @@ $(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[gpu,dask,aws,train,dev]'
+	$(PIP) install -q -e '.[gpu,dask,aws,train,dev,peers]'
 	touch $@ $(VENV)/.stamp-runtime
 
 run: $(VENV)/.stamp-runtime

@@ -36,6 +36,11 @@ class BenchOptions:
         "with a background server it reuses, and with PREFECT_API_URL (fresh processes)",
         False,
     )
+    peers: bool = option(
+        "also run one S3 -> S3 denoise job as `aepipe run`, through Ray Data and as a naive "
+        "boto3 + Pillow + onnxruntime loop (fresh processes; peak RSS of each process tree)",
+        False,
+    )
     scale_out: bool = option(
         "also time the same job in one process, on 1 and 2 Dask workers and as 2 shard runs "
         "(each a whole `aepipe run`)",

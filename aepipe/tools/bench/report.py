@@ -13,6 +13,7 @@ from typing import Any
 from aepipe.runtime.reports.summary import STAGES
 from aepipe.runtime.tasks.tiled import WHOLE_IMAGE_FACTOR
 from aepipe.tools.bench.models import ORT_LABEL, TORCH_LABEL
+from aepipe.tools.bench.peers import WAYS as PEER_WAYS
 from aepipe.tools.bench.pipeline import CODEC_CAPACITY, IDENTITY_E2E, IN_MEMORY
 from aepipe.tools.bench.timing import Timing, rate
 from aepipe.tools.tables import MISSING, fmt, markdown_table
@@ -161,6 +162,7 @@ class BenchReport:
                 "and upload run on 8 I/O threads beside the model, so the stages can add up to "
                 "more than s/pass.",
                 self._codec_ratios(),
+                *self._peer_ratios(),
                 *self._codec_section(),
                 *self._memory_section(),
                 *self._image_memory_section(),
@@ -177,6 +179,15 @@ class BenchReport:
             share = None if value is None else rate(value, mp_s.get(ceiling))
             parts.append(f"{run} at {fmt(share)}x the {ceiling} figure")
         return "Codec work on every core: " + "; ".join(parts) + "."
+
+    def _peer_ratios(self) -> list[str]:
+        """Issue 20 item 7: aepipe's images/s over each peer's on the same S3 -> S3 job."""
+        rates = {t.label: t.images_per_s for t in self.pipeline if t.label in PEER_WAYS}
+        ours = rates.get(PEER_WAYS[0])
+        if ours is None:
+            return []
+        parts = [f"{fmt(rate(ours, rates.get(peer)))}x {peer}" for peer in PEER_WAYS[1:]]
+        return [f"{PEER_WAYS[0]} over its peers (images/s, same job): " + ", ".join(parts) + "."]
 
     def _memory_section(self) -> list[str]:
         if not self.report_memory:

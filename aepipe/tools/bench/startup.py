@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,25 +45,20 @@ def startup(workdir: Path, repeats: int) -> list[Timing]:
     pixels = np.random.default_rng(0).integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(source / "small.png")
     [port] = free_ports(1)
-    env = _bench_env(workdir / "prefect-home", port)
+    env = bench_env(workdir / "prefect-home", port)
     _run(source, workdir, env)  # untimed: creates the bench home's database
     rows = [_timed("temporary API", "Prefect's temporary server", source, workdir, env, repeats)]
-    server = _start_background_server(env, port)
-    try:
-        url = f"http://127.0.0.1:{port}/api"
+    with background_server(env, port):
         rows.append(_timed("background server", "found and reused", source, workdir, env, repeats))
-        explicit = {**env, "PREFECT_API_URL": url}
+        explicit = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
         rows.append(
             _timed("PREFECT_API_URL", "the same server", source, workdir, explicit, repeats)
         )
         rows.append(_bare_flow(explicit, repeats))
-    finally:
-        subprocess.run([*PREFECT, "server", "stop"], env=env, capture_output=True, check=False)
-        server.wait(30)
     return rows
 
 
-def _bench_env(home: Path, port: int) -> dict[str, str]:
+def bench_env(home: Path, port: int) -> dict[str, str]:
     """This environment without any Prefect setting, pointed at the bench's own home and port."""
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -120,16 +117,26 @@ def _run(source: Path, workdir: Path, env: dict[str, str]) -> tuple[Sample, floa
     return Sample(wall, _children_cpu(after) - _children_cpu(before)), flow_seconds
 
 
-def _start_background_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """``prefect server start --background`` (it returns once the server is spawned); the
-    returned process is that call, the server answers when this returns."""
+@contextmanager
+def background_server(env: dict[str, str], port: int) -> Iterator[None]:
+    """``prefect server start --background`` in ``env``'s home on ``port``, answering within
+    the block and stopped after it (``prefect server stop``, as a user would)."""
     command = [*PREFECT, "server", "start", "--background", "--host", "127.0.0.1"]
     call = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait_healthy(port)
+        yield
+    finally:
+        subprocess.run([*PREFECT, "server", "stop"], env=env, capture_output=True, check=False)
+        call.wait(30)
+
+
+def _wait_healthy(port: int) -> None:
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
-                return call
+                return
         except OSError:
             time.sleep(0.5)
     raise BenchError(f"prefect server start --background: no answer in {SERVER_START_S:.0f} s")

@@ -23,6 +23,7 @@ from aepipe.tools.bench.compress import bench_codec
 from aepipe.tools.bench.image_memory import measure as large_image_memory
 from aepipe.tools.bench.models import TASK, bench_models, default_model
 from aepipe.tools.bench.options import BenchOptions
+from aepipe.tools.bench.peers import peers
 from aepipe.tools.bench.pipeline import (
     CODEC_CAPACITY,
     IDENTITY_E2E,
@@ -70,6 +71,13 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = _stderr) -> Be
     log(f"encoding {options.images} synthetic {options.size}x{options.size} PNGs")
     pngs = synthetic_pngs(options.images, options.size)
     pipeline, pipeline_info = _bench_pipeline(options, pngs, task_options, tile, log)
+    if options.peers:
+        log(f"the same S3 -> S3 job three ways ({options.images} images, fresh processes)")
+        with tempfile.TemporaryDirectory(prefix="aepipe-peers-") as tmp:
+            compared = peers(dict(pngs), path, threads, Path(tmp))
+        for timing in compared:
+            log(summary_line(timing))
+        pipeline += compared
     codec: list[Timing] = []
     codec_info: dict[str, Any] = {}
     if not options.skip_codec:

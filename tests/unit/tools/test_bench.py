@@ -369,3 +369,28 @@ def test_startup_times_each_way_of_reaching_an_api(tmp_path) -> None:
     assert all(r.seconds and r.seconds > 0 for r in rows)
     assert all(r.note.startswith("overhead ") for r in rows[:3])
     assert not (tmp_path / "prefect-home" / "server.pid").exists()  # the server was stopped
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_peers_run_the_same_job_three_ways(tmp_path) -> None:
+    from aepipe.tools.bench.models import default_model
+    from aepipe.tools.bench.peers import WAYS, peers
+    from aepipe.tools.bench.pipeline import synthetic_pngs
+
+    _, _, model = default_model(1)
+    rows = peers(synthetic_pngs(2, 64), model, 1, tmp_path)  # each way checks its 2 outputs
+    assert [r.label for r in rows] == list(WAYS)
+    assert all(not r.error and r.images == 2 and r.seconds for r in rows), rows
+    assert all(r.note.startswith("peak RSS ") for r in rows)
+
+
+def test_the_report_puts_aepipe_beside_its_peers_only_when_they_ran() -> None:
+    report = _report([], {})
+    assert "over its peers" not in report.markdown()
+    seconds = {"aepipe run": 20.0, "Ray Data": 30.0, "naive loop": 10.0}
+    report.pipeline = [Timing(way, "d", 1.0, 24, [Sample(s, s)]) for way, s in seconds.items()]
+    assert "aepipe run over its peers (images/s, same job): 1.50x Ray Data, 0.50x naive loop" in (
+        report.markdown()
+    )
