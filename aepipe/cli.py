@@ -23,9 +23,9 @@ from aepipe.runtime.options import GenerateOptions, RunOptions, TaskOptions
 if TYPE_CHECKING:
     from aepipe.runtime.reports.summary import RunSummary
 
-#: Training-side commands: their modules own their arguments and need the ``train`` extra.
 #: Commands that run a Prefect flow (and so need an API, a background server's or a temporary one).
 FLOW_COMMANDS = ("run", "generate", "demo")
+#: Training-side commands: their modules own their arguments and need the ``train`` extra.
 TRAINING_COMMANDS = {
     "train": ("aepipe.training.train", "train a registered network (resumable)"),
     "export": ("aepipe.training.export", "export a checkpoint to ONNX + card + manifest"),

@@ -71,7 +71,7 @@ def process_chunk(
             if fetched.data is None:
                 continue
             small = fetched.image is not None  # decoded ahead on an I/O thread
-            future = _process(fetched, pool, dest, task, options, provenance)
+            future = _process(fetched, small, pool, dest, task, options, provenance)
             if future is None:
                 continue
             writes.append((fetched.row, future))
@@ -86,6 +86,7 @@ def process_chunk(
 
 def _process(
     fetched: _Fetched,
+    small: bool,
     pool: ThreadPoolExecutor,
     dest: Storage,
     task: Task,
@@ -96,7 +97,6 @@ def _process(
     there when it was decoded there (a small image), else encoded here first, so that a
     large image's pixels are gone before the next one is decoded. The write's future, or
     None when there is nothing to write."""
-    small = fetched.image is not None
     output = _transform(fetched, task, options)
     if output is None:
         return None
