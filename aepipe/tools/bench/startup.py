@@ -68,6 +68,9 @@ def bench_env(home: Path, port: int) -> dict[str, str]:
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
+        # A fresh home's first temporary server creates its database: on 2 busy cores that
+        # outlasts Prefect's default 20 s wait (a CI run failed on it).
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(int(SERVER_START_S)),
     }
 
 
