@@ -167,7 +167,8 @@ def cosine_lr(config: TrainConfig, progress: float) -> float:
     """Cosine decay from ``lr`` to ``min_lr`` as ``progress`` goes 0 -> 1, after a 1% warm-up."""
     warmup = 0.01
     if progress < warmup:
-        return config.lr * max(progress, 1 / max(1, config.steps)) / warmup
+        # The first step already learns; a run of under 100 steps never goes above ``lr``.
+        return config.lr * min(1.0, max(progress, 1 / max(1, config.steps)) / warmup)
     decayed = min(1.0, (progress - warmup) / (1 - warmup))
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * decayed))
 

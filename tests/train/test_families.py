@@ -267,6 +267,12 @@ def test_cosine_schedule_warms_up_then_decays() -> None:
     assert rates[4] == pytest.approx(config.min_lr)
 
 
+def test_a_run_of_under_a_hundred_steps_never_exceeds_the_peak_rate() -> None:
+    """The warm-up's first step is 1/steps of the schedule; with 6 steps that is over its 1 %."""
+    config = TrainConfig(model="m", task="t", data="d", out="o", steps=6, lr=1e-3)
+    assert cosine_lr(config, 0.0) == pytest.approx(1e-3)
+
+
 @pytest.mark.parametrize("name", ["ae-undercomplete", "ae-vae"])
 def test_a_windowed_code_is_one_vector_at_the_thumbnail_size(name: str, tmp_path) -> None:
     """window 4 on a 4 x 4 last map: a 16 px thumbnail has one code vector, like PCA's, and

@@ -18,7 +18,7 @@ from aepipe.training.data import load_rgb_images, split_holdout
 from aepipe.training.export import save_weights
 from aepipe.training.export_codec import main as export_codec_main
 from aepipe.training.networks import create_model
-from aepipe.training.networks.lapped_codec import LappedCompressor
+from aepipe.training.networks.lapped_codec import LAMBDAS, LappedCompressor
 from aepipe.training.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.train
@@ -135,3 +135,20 @@ def test_the_trainer_starts_a_new_run_from_the_training_images(tmp_path: Path) -
     trained = trainer.model.g_a.weight.detach().clone()
     assert not torch.allclose(trained, expected.g_a.weight)
     assert torch.equal(Trainer(config).model.g_a.weight, trained)  # resumed, not re-fitted
+
+
+def test_trained_for_ms_ssim_its_loss_is_rate_plus_lambda_times_one_minus_ms_ssim(photos) -> None:
+    """The MS-SSIM codec draws λ from its own ladder, starts its quantiser steps where the
+    MSE codec's same rate points are, and learns."""
+    torch.manual_seed(0)
+    mse = create_model("aec-lapped-s", latent=24, filter_channels=8)
+    model = create_model("aec-lapped-s", latent=24, filter_channels=8, distortion="ms-ssim")
+    assert isinstance(model, LappedCompressor)
+    assert model.lambdas == LAMBDAS["ms-ssim"] != mse.lambdas
+    assert torch.allclose(model.log_gain, mse.log_gain, atol=0.05)
+    model.initialise_from(photos[:2])
+    history = train(model, smooth_images(4, 64, 64), steps=20)
+    assert_learns(history)
+    assert all(0 < row["ms_ssim"] <= 1 for row in history)
+    x = as_tensor(photos[3][:64, :64])
+    assert "val_ms_ssim_4" in model.validation_metrics({"x": x}, x)

@@ -8,7 +8,9 @@ density of Ballé et al. 2018 (appendix 6.1); per-rate gain vectors from Cui et 
                                                               │
     x_hat ◄──┤g_s├── × inverse_gain[q] ◄── symbols ◄──────────┘
 
-    loss = bits / pixels  +  λ[q] · 255² · MSE(x_hat, x),   q drawn per step
+    loss = bits / pixels  +  λ[q] · D(x_hat, x),   q drawn per step
+
+with D = 255² · MSE, or 1 − MS-SSIM for a codec trained for MS-SSIM (``distortion``).
 
 In training, rounding is replaced by additive uniform noise for the rate term (so it has a
 gradient) and by straight-through rounding for the decoder's input (Minnen & Singh 2020),
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import nn
@@ -29,10 +32,13 @@ from torch.nn import functional as F
 
 from aepipe.metrics import psnr_from_mse
 from aepipe.training.networks.losses import LossTerms
+from aepipe.training.networks.msssim import ms_ssim
 from aepipe.training.networks.registry import register_model
 
 #: λ per rate point, CompressAI's factorized-prior ladder (qualities 2..6): ~0.2 to ~1 bpp.
 DEFAULT_LAMBDAS = (0.0035, 0.0067, 0.013, 0.025, 0.0483)
+#: What λ trades bits against: 255² · MSE, or 1 − MS-SSIM.
+Distortion = Literal["mse", "ms-ssim"]
 LIKELIHOOD_BOUND = 1e-9
 GDN_PEDESTAL = 2.0**-36
 
@@ -137,6 +143,7 @@ class VariableRateCodec(nn.Module):
     point, and the R + λ·D objective; a subclass says how many bits its latents cost."""
 
     lambdas: tuple[float, ...]
+    distortion: Distortion = "mse"
     pad_multiple: int  # the transforms' stride: inputs are padded to a multiple of it
     log_gain: nn.Parameter  # (rates, C)
     log_inverse_gain: nn.Parameter  # (rates, C)
@@ -160,7 +167,7 @@ class VariableRateCodec(nn.Module):
     def training_loss(
         self, inputs: dict[str, torch.Tensor], target: torch.Tensor
     ) -> tuple[torch.Tensor, LossTerms]:
-        """R + λ·255²·D at a rate point drawn for this step."""
+        """R + λ·D at a rate point drawn for this step."""
         rate = int(torch.randint(len(self.lambdas), ()).item())
         gain, inverse = self.gains(rate)
         scaled = self.g_a(inputs["x"]) * gain
@@ -170,8 +177,14 @@ class VariableRateCodec(nn.Module):
         pixels = target.shape[0] * target.shape[2] * target.shape[3]
         bpp = self.bits(scaled, noisy, rate) / pixels
         mse = F.mse_loss(x_hat, target)
-        loss = bpp + self.lambdas[rate] * 255**2 * mse
-        return loss, {"bpp": bpp.item(), "psnr": psnr_from_mse(mse.item())}
+        terms = {"bpp": bpp.item(), "psnr": psnr_from_mse(mse.item())}
+        if self.distortion == "ms-ssim":
+            similarity = ms_ssim(x_hat, target)
+            terms["ms_ssim"] = similarity.item()
+            distortion = 1 - similarity
+        else:
+            distortion = 255**2 * mse
+        return bpp + self.lambdas[rate] * distortion, terms
 
 
 class FactorizedCompressor(VariableRateCodec):

@@ -19,7 +19,9 @@ a zero-mean Laplacian whose scale is learned per (rate, channel, class). Nothing
 needs comes from a float computed at run time (CompressAI issue #279), so decode is
 bit-exact on any machine and provider.
 
-    loss = bits / pixels + λ[q] · 255² · MSE(x̂, x),   q drawn per step
+    loss = bits / pixels + λ[q] · D(x̂, x),   q drawn per step
+
+where D is 255² · MSE, or 1 − MS-SSIM for the codec trained for MS-SSIM (``distortion``),
 
 with additive uniform noise for the rate term and straight-through rounding for the decoder's
 input, as in :mod:`aepipe.training.networks.compression`.
@@ -36,12 +38,22 @@ from torch.nn import functional as F
 
 from aepipe.metrics import psnr_from_mse
 from aepipe.runtime.codec.priors import block_classes
-from aepipe.training.networks.compression import VariableRateCodec
+from aepipe.training.networks.compression import Distortion, VariableRateCodec
+from aepipe.training.networks.msssim import ms_ssim
 from aepipe.training.networks.registry import register_model
 
 BLOCK = 16
-#: λ per rate point: CompressAI's ladder (qualities 1..5), ~0.25 to ~1.3 bpp here.
-LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025)
+#: λ per rate point: CompressAI's ladders (qualities 1..5), ~0.25 to ~1 bpp here, for each
+#: distortion the codec can be trained for.
+LAMBDAS: dict[Distortion, tuple[float, ...]] = {
+    "mse": (0.0018, 0.0035, 0.0067, 0.013, 0.025),
+    "ms-ssim": (2.40, 4.58, 8.73, 16.64, 31.73),
+}
+#: 1 − MS-SSIM per unit of 255² · MSE of this codec's output on Kodak24 at its five rate points
+#: (7.6e-4 to 8.1e-4, measured on the MSE-trained aec-lapped-s): converts an MS-SSIM λ to the
+#: MSE λ that puts the first quantiser steps at the same rate. It is also why the two ladders
+#: above give about the same bits.
+MS_SSIM_PER_MSE = 7.8e-4
 #: First channel of each group (PCA order); group 0 (the three block means) has no class.
 GROUP_STARTS = (0, 3, 6, 12, 24, 48, 96, 160)
 CLASSES = 16
@@ -100,12 +112,14 @@ class LappedCompressor(VariableRateCodec):
         self,
         latent: int = 192,
         filter_channels: int = 32,
-        lambdas: tuple[float, ...] = LAMBDAS,
+        distortion: Distortion = "mse",
+        lambdas: tuple[float, ...] | None = None,
     ) -> None:
         super().__init__()
         self.in_channels = 3
         self.pad_multiple = BLOCK
-        self.lambdas = lambdas
+        self.distortion = distortion
+        self.lambdas = lambdas or LAMBDAS[distortion]
         self.bounds = group_bounds(latent)
         kernel, pad = 2 * BLOCK, BLOCK // 2
         self.g_a = nn.Conv2d(3, latent, kernel, stride=BLOCK, padding=pad)
@@ -125,20 +139,23 @@ class LappedCompressor(VariableRateCodec):
             nn.ReLU(),
             last,
         )
-        # Quantiser steps from λ (high-rate theory for an orthonormal transform):
+        # Quantiser steps from the MSE λ (high-rate theory for an orthonormal transform):
         # Δ = sqrt(36 / (2 ln 2 · λ · 255²)); gain = 1 / Δ.
-        steps = torch.tensor([(36 / (2 * np.log(2) * lam * 255**2)) ** 0.5 for lam in lambdas])
+        per_mse = MS_SSIM_PER_MSE if distortion == "ms-ssim" else 1.0
+        mse_lambdas = [lam * per_mse for lam in self.lambdas]
+        steps = torch.tensor([(36 / (2 * np.log(2) * lam * 255**2)) ** 0.5 for lam in mse_lambdas])
         steps = steps.float()
         self.log_gain = nn.Parameter((-steps.log()).unsqueeze(1).repeat(1, latent))
         self.log_inverse_gain = nn.Parameter(steps.log().unsqueeze(1).repeat(1, latent))
         # Laplacian scale per (rate, channel, class): start at the class's RMS / √2.
         rms = 2.0 ** ((torch.arange(CLASSES) - CLASS_OFFSET) / 2)
         log_scale = (rms / 2**0.5).clamp_min(0.05).log()
-        self.log_scale = nn.Parameter(log_scale.repeat(len(lambdas), latent, 1))
-        self.log_scale_static = nn.Parameter(torch.full((len(lambdas), latent), 2.0))
+        rates = len(self.lambdas)
+        self.log_scale = nn.Parameter(log_scale.repeat(rates, latent, 1))
+        self.log_scale_static = nn.Parameter(torch.full((rates, latent), 2.0))
         # Class logits per (rate, group, class of the group before).
         groups = len(self.bounds)
-        self.class_logits = nn.Parameter(torch.zeros(len(lambdas), groups, CLASSES, CLASSES))
+        self.class_logits = nn.Parameter(torch.zeros(rates, groups, CLASSES, CLASSES))
 
     @property
     def latent(self) -> int:
@@ -231,7 +248,8 @@ class LappedCompressor(VariableRateCodec):
     def validation_metrics(
         self, inputs: dict[str, torch.Tensor], clean: torch.Tensor
     ) -> dict[str, float]:
-        """Per rate point: bits per pixel of the rounded latents (ideal code length) and PSNR."""
+        """Per rate point: bits per pixel of the rounded latents (ideal code length), PSNR and
+        MS-SSIM."""
         metrics: dict[str, float] = {}
         pixels = clean.shape[0] * clean.shape[2] * clean.shape[3]
         latents = self.g_a(inputs["x"])
@@ -242,11 +260,13 @@ class LappedCompressor(VariableRateCodec):
             x_hat = self.g_s(rounded * inverse).clamp(0, 1)
             metrics[f"val_bpp_{rate}"] = (self.bits(scaled, rounded, rate) / pixels).item()
             metrics[f"val_psnr_{rate}"] = psnr_from_mse(F.mse_loss(x_hat, clean).item())
+            metrics[f"val_ms_ssim_{rate}"] = ms_ssim(x_hat, clean).item()
         metrics["val_psnr"] = metrics[f"val_psnr_{len(self.lambdas) - 1}"]
         return metrics
 
 
 @register_model("aec-lapped-s")
 def aec_lapped_s(**kwargs: object) -> LappedCompressor:
-    """192-channel latent per 16x16 block, a 32-channel deblocking filter, five rates."""
+    """192-channel latent per 16x16 block, a 32-channel deblocking filter, five rates;
+    ``--model-args '{"distortion": "ms-ssim"}'`` trains it for MS-SSIM."""
     return LappedCompressor(**kwargs)  # type: ignore[arg-type]
