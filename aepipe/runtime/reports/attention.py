@@ -7,10 +7,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from aepipe.runtime.reports.rows import ReportRow, RowStatus
+from aepipe.runtime.reports.rows import FLAGS, ReportRow, RowStatus
 
 ATTENTION_ROWS = 20
-FLAGS = ("anomalous", "out_of_domain")
 COLUMNS = ("key", "status", "error", "psnr", "anomaly_score", "domain_score", *FLAGS)
 
 
@@ -18,7 +17,7 @@ def attention_rows(rows: Sequence[ReportRow], limit: int = ATTENTION_ROWS) -> li
     def rank(row: ReportRow) -> tuple[int, float]:
         if row.status is RowStatus.ERROR:
             return (0, 0.0)
-        if any(row.extra.get(flag) is True for flag in FLAGS):
+        if row.flagged:
             return (1, -float(row.extra.get("anomaly_score") or row.extra.get("domain_score") or 0))
         psnr = row.psnr if row.psnr is not None else math.inf
         return (2, psnr)

@@ -32,7 +32,6 @@ from aepipe.runtime.reports.summary import SummaryTotals
 
 #: Rows kept per way of picking: covers the galleries (8 each) and the artifact table (20).
 SHORTLIST = 24
-FLAGS = ("anomalous", "out_of_domain")
 
 
 def json_safe(value: Any) -> Any:
@@ -67,7 +66,7 @@ class Shortlist:
             return
         if row.status is not RowStatus.OK:
             return
-        if any(row.extra.get(flag) is True for flag in FLAGS):
+        if row.flagged:
             self._first("flagged", index, row)
             self._top("flagged score", row_score(row), index, row)
         if row.extra.get("out_of_domain") is True:

@@ -11,6 +11,8 @@ from typing import Any
 #: The field of a row that holds its image's vector (``--task embed``) in memory, on its way
 #: to ``embeddings.parquet``; never written to the row files.
 VECTOR_FIELD = "embedding"
+#: The checks' flags a row may carry (anomaly task, trust check): a flagged row asks for a look.
+FLAGS = ("anomalous", "out_of_domain")
 
 
 class RowStatus(StrEnum):
@@ -40,6 +42,11 @@ class ReportRow:
     psnr: float | None = None  # dB; inf when the output equals the input
     warnings: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # task-specific (noise level, ...)
+
+    @property
+    def flagged(self) -> bool:
+        """Whether any check flagged this row's image."""
+        return any(self.extra.get(flag) is True for flag in FLAGS)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat dict: ``extra`` fields become top-level columns."""

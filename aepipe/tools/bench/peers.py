@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from aepipe.tools.bench.startup import background_server, bench_env
-from aepipe.tools.bench.timing import BenchError, Sample, Timing, megapixels
+from aepipe.tools.bench.timing import BenchError, Sample, Timing, megapixels_of
 
 SIGMA = 25.0
 WAYS = ("aepipe run", "Ray Data", "naive loop")
@@ -41,7 +41,7 @@ def peers(pngs: dict[str, bytes], model: Path, threads: int, workdir: Path) -> l
     """One timed run of each way over ``pngs`` (in a bucket of a SeaweedFS it starts)."""
     from aepipe.tools.seaweedfs import SeaweedServer, free_ports
 
-    work = sum(megapixels(*_size(data)) for data in pngs.values())
+    work = megapixels_of(pngs)
     [port] = free_ports(1)
     prefect_env = bench_env(workdir / "peers-prefect-home", port)
     rows = []
@@ -136,13 +136,6 @@ def _has_ray() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _size(data: bytes) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        return image.size
 
 
 # --- the two peers, as their users would write them (run in a fresh process) ----------------

@@ -31,7 +31,14 @@ from aepipe.runtime.reports import ReportRow, RowStatus
 from aepipe.runtime.reports.summary import STAGES, RunSummary
 from aepipe.runtime.tasks.base import Task
 from aepipe.storage import Storage, open_storage
-from aepipe.tools.bench.timing import BenchError, Sample, Timing, measure, megapixels
+from aepipe.tools.bench.timing import (
+    BenchError,
+    Sample,
+    Timing,
+    measure,
+    megapixels,
+    megapixels_of,
+)
 
 BUCKET = "bench"
 # Settings of the developer's own AWS setup that would override the throwaway server's.
@@ -144,11 +151,6 @@ def in_memory(task: Task, pngs: Mapping[str, bytes], repeats: int) -> Timing:
     task.apply(decode(data, key))  # warm-up
     samples = [measure(all_images) for _ in range(repeats)]
     return Timing(IN_MEMORY, "in memory, one image at a time", work, len(pngs), samples)
-
-
-def megapixels_of(pngs: Mapping[str, bytes]) -> float:
-    sizes = [Image.open(io.BytesIO(data)).size for data in pngs.values()]
-    return sum(megapixels(width, height) for width, height in sizes)
 
 
 def end_to_end(

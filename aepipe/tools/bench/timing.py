@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aepipe.errors import AepipeError
+from aepipe.images import header_pixels
 
 WARMUP_CALLS = 2  # first calls allocate arenas and pick kernels: never timed
 MIN_SAMPLE_S = 0.25  # short model calls are looped until one sample lasts about this long
@@ -92,6 +93,11 @@ def megapixels_per_second(megapixels: float, seconds: float | None) -> float | N
 
 def megapixels(width: int, height: int, count: int = 1) -> float:
     return width * height * count / 1e6
+
+
+def megapixels_of(files: Mapping[str, bytes]) -> float:
+    """The work in a set of encoded images, read from their headers."""
+    return sum(header_pixels(data) or 0 for data in files.values()) / 1e6
 
 
 def measure(fn: Callable[[], object], calls: int = 1) -> Sample:
