@@ -35,9 +35,13 @@ PER_GALLERY = 8
 
 
 def thumbnail_png(data: bytes, key: str, side: int = THUMBNAIL_SIDE) -> bytes:
-    """An 8-bit RGB PNG of at most ``side`` px a side of the image in ``data``."""
+    """An 8-bit RGB PNG of at most ``side`` px a side of the image in ``data``.
+
+    Lossless (a report about restoration must not add artefacts of its own) but fast: zlib
+    level 1 is about 15 % larger than ``optimize=True`` and a third of its time, which was
+    most of a 24-image run's report (2.8 of 5.0 s)."""
     buffer = io.BytesIO()
-    _thumbnail(data, key, side).save(buffer, format="PNG", optimize=True)
+    _thumbnail(data, key, side).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
