@@ -12,6 +12,7 @@ the decoder by name and sha256 prefix, and both are checked before any symbol is
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -166,7 +167,13 @@ def _info(header: AecHeader, channels: int, dtype: str) -> ImageInfo:
     )
 
 
-def load_codec(spec: str | None, *, with_encoder: bool = True, threads: int = 0) -> LearnedCodec:
+def load_codec(
+    spec: str | None,
+    *,
+    with_encoder: bool = True,
+    threads: int = 0,
+    providers: Sequence[str] | None = None,
+) -> LearnedCodec:
     """A codec by zoo name or encoder/decoder path; the decoder alone for decoding.
 
     A zoo codec is one entry with an ``encoder`` and a ``decoder`` part. The two halves must
@@ -174,10 +181,14 @@ def load_codec(spec: str | None, *, with_encoder: bool = True, threads: int = 0)
     garbage.
     """
     encoder_spec, decoder_spec = part_spec(spec, "encoder"), part_spec(spec, "decoder")
-    decoder, sha256 = load_model(decoder_spec, TaskName.COMPRESS, part="decoder", threads=threads)
+    decoder, sha256 = load_model(
+        decoder_spec, TaskName.COMPRESS, part="decoder", threads=threads, providers=providers
+    )
     encoder = None
     if with_encoder:
-        encoder = load_model(encoder_spec, TaskName.COMPRESS, part="encoder", threads=threads)[0]
+        encoder = load_model(
+            encoder_spec, TaskName.COMPRESS, part="encoder", threads=threads, providers=providers
+        )[0]
     if encoder and encoder.metadata.get(ENTROPY_METADATA_KEY) != decoder.metadata.get(
         ENTROPY_METADATA_KEY
     ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,13 +78,26 @@ def torch_runner(path: Path, card: ModelCard, threads: int) -> tuple[RunFn | Non
 
 
 def _load_torch(path: Path, card: ModelCard, threads: int) -> RunFn:
+    import torch
+
+    torch.set_num_threads(threads)
+    net = torch_network(path, card)
+
+    def run(feeds: Feeds) -> np.ndarray:
+        with torch.inference_mode():
+            return net(**{k: torch.from_numpy(v) for k, v in feeds.items()}).numpy()
+
+    return run
+
+
+def torch_network(path: Path, card: ModelCard) -> Any:
+    """``card.architecture`` as a torch network in eval mode, with the ONNX file's weights."""
     import onnx
     import torch
     from onnx import numpy_helper
 
     from aepipe.training.networks import create_model
 
-    torch.set_num_threads(threads)
     net = create_model(card.architecture).eval()
     graph = onnx.load(str(path)).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -99,12 +113,7 @@ def _load_torch(path: Path, card: ModelCard, threads: int) -> RunFn:
             f"same-shaped initializer in {path.name} (first: {unmatched[0]})"
         )
     net.load_state_dict({name: torch.from_numpy(weights[name].copy()) for name in state})
-
-    def run(feeds: Feeds) -> np.ndarray:
-        with torch.inference_mode():
-            return net(**{k: torch.from_numpy(v) for k, v in feeds.items()}).numpy()
-
-    return run
+    return net
 
 
 def _bench_shape(
