@@ -17,7 +17,7 @@ from aepipe.runtime.codec.container import AecHeader, pack, unpack
 from aepipe.runtime.codec.learned import load_codec
 
 #: Every codec in the zoo: files written by an older default must stay decodable.
-SHIPPED_codecS = ("aec-lapped-s", "aec-factorized-s")
+SHIPPED_codecS = ("aec-lapped-s", "aec-lapped-msssim-s", "aec-factorized-s")
 
 
 @pytest.fixture(scope="module", params=SHIPPED_codecS)
