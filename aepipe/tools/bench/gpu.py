@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,10 @@ import onnxruntime as ort
 from PIL import Image
 
 from aepipe.degrade import noisy_file
-from aepipe.images import decode
+from aepipe.images import decode, from_float, to_float
 from aepipe.metrics import psnr
 from aepipe.runtime.codec.learned import load_codec
+from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.providers import CPU, CUDA
 from aepipe.runtime.model.session import OnnxModel, session_options
 from aepipe.runtime.model.zoo import find_model, load_manifest
@@ -56,8 +57,9 @@ from aepipe.runtime.pipeline import process_chunk
 from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.storage import open_storage
-from aepipe.tools.bench.models import BENCH_SIGMA, torch_network
+from aepipe.tools.bench.models import BENCH_SIGMA, model_inputs, torch_network
 from aepipe.tools.bench.pipeline import stage_seconds, synthetic_image
+from aepipe.tools.bench.timing import megapixels
 from aepipe.tools.machine import machine_info
 
 PARITY_TOLERANCE = 1e-3
@@ -124,6 +126,7 @@ def random_feeds(session: ort.InferenceSession, side: int) -> dict[str, np.ndarr
     return feeds
 
 
+@cache  # parity, the quality check and the throughput all ask for the denoiser's
 def float16_bytes(path: Path) -> bytes:
     """The model with fp16 weights and arithmetic, fp32 at its inputs and outputs."""
     import onnx
@@ -179,7 +182,9 @@ def parity(plan: Plan) -> list[dict[str, Any]]:
 def denoiser_fp16_quality(plan: Plan) -> dict[str, float]:
     """PSNR of the shipped denoiser in fp32 and fp16 on the bundled photos at σ 25."""
     path = find_model(None, TaskName.DENOISE).path
-    fp32, fp16 = session(path, plan.provider), session(float16_bytes(path), plan.provider)
+    model = OnnxModel(path, providers=[plan.provider])
+    fp16 = session(float16_bytes(path), plan.provider)
+    multiple = model.card.pad_multiple
     scores: dict[str, list[float]] = {"fp32": [], "fp16": []}
     for index, file in enumerate(sorted(SAMPLES.glob("*.png"))):
         clean = decode(file.read_bytes(), file.name).pixels
@@ -187,15 +192,13 @@ def denoiser_fp16_quality(plan: Plan) -> dict[str, float]:
             clean = clean[: plan.parity_side, : plan.parity_side]
         noisy = noisy_file(clean, BENCH_SIGMA, np.random.default_rng(index))
         height, width = noisy.shape[:2]
-        x = np.pad(noisy, ((0, -height % 4), (0, -width % 4), (0, 0)), mode="reflect")
-        feeds = {
-            "x": (x.transpose(2, 0, 1)[None] / 255).astype(np.float32),
-            "noise_level": np.full((1, 1, 1, 1), BENCH_SIGMA / 255, dtype=np.float32),
-        }
-        for name, sess in (("fp32", fp32), ("fp16", fp16)):
+        padding = ((0, -height % multiple), (0, -width % multiple), (0, 0))
+        x = np.pad(to_float(noisy), padding, mode="reflect")
+        feeds = model_inputs(model.card, 1, 1)  # the noise level; x replaced below
+        feeds["x"] = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        for name, sess in (("fp32", model.session), ("fp16", fp16)):
             out = sess.run(None, feeds)[0][0].transpose(1, 2, 0)[:height, :width]
-            pixels = np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
-            scores[name].append(psnr(clean, pixels))
+            scores[name].append(psnr(clean, from_float(out, clean.dtype)))
     result = {name: float(np.mean(values)) for name, values in scores.items()}
     return {**result, "delta_db": result["fp16"] - result["fp32"]}
 
@@ -218,18 +221,16 @@ def _timed(call: Callable[[], object], sync: Callable[[], object], calls: int) -
 def throughput(plan: Plan) -> list[dict[str, Any]]:
     """Step 3: megapixels per second of the denoiser, ORT with IOBinding vs torch eager."""
     path = find_model(None, TaskName.DENOISE).path
-    card = OnnxModel(path, providers=[CPU]).card
-    engines = {"onnxruntime fp32": session(path, plan.provider)}
-    engines["onnxruntime fp16"] = session(float16_bytes(path), plan.provider)
+    model = OnnxModel(path, providers=[plan.provider])
+    engines = {
+        "onnxruntime fp32": model.session,
+        "onnxruntime fp16": session(float16_bytes(path), plan.provider),
+    }
+    net = _torch_network_on(path, model.card, plan.device)
     rows = []
     for batch in plan.batches:
-        feeds = {
-            "x": np.random.default_rng(batch).random(
-                (batch, 3, plan.tile, plan.tile), dtype=np.float32
-            ),
-            "noise_level": np.full((batch, 1, 1, 1), BENCH_SIGMA / 255, dtype=np.float32),
-        }
-        work = batch * plan.tile * plan.tile / 1e6
+        feeds = model_inputs(model.card, batch, plan.tile, seed=batch)
+        work = megapixels(plan.tile, plan.tile, batch)
         for label, sess in engines.items():
             binding = sess.io_binding()
             for name, array in feeds.items():
@@ -239,22 +240,30 @@ def throughput(plan: Plan) -> list[dict[str, Any]]:
             binding.bind_output(sess.get_outputs()[0].name, plan.device)
             seconds = _timed(partial(sess.run_with_iobinding, binding), _no_sync, plan.calls)
             rows.append({"engine": label, "batch": batch, "mp_per_s": work / seconds})
-        rows += _torch_rows(path, card, feeds, work, plan)
+        if net is not None:
+            reference = model.session.run(None, feeds)[0]
+            rows += _torch_rows(net, feeds, reference, work, plan)
     return rows
 
 
-def _torch_rows(
-    path: Path, card: Any, feeds: dict[str, np.ndarray], work: float, plan: Plan
-) -> list[dict[str, Any]]:
-    """torch eager on the same weights and device: fp32, and fp16 under autocast; each row
-    says how far its output is from ORT's fp32 output (the same computation, or not)."""
+def _torch_network_on(path: Path, card: ModelCard, device: str) -> Any:
+    """The network in torch eager on ``device`` with the ONNX file's weights; None where
+    torch is not installed."""
     try:
-        import torch
+        import torch  # noqa: F401  # only whether it is there
     except ImportError:
-        return []
-    net = torch_network(path, card).to(plan.device)
+        return None
+    return torch_network(path, card).to(device)
+
+
+def _torch_rows(
+    net: Any, feeds: dict[str, np.ndarray], reference: np.ndarray, work: float, plan: Plan
+) -> list[dict[str, Any]]:
+    """torch eager on one batch: fp32, and fp16 under autocast; each row says how far its
+    output is from ORT's fp32 ``reference`` (the same computation, or not)."""
+    import torch
+
     inputs = {k: torch.from_numpy(v).to(plan.device) for k, v in feeds.items()}
-    reference = session(path, plan.provider).run(None, feeds)[0]
     sync = torch.cuda.synchronize if plan.device == "cuda" else _no_sync
     rows = []
     for label, autocast in (("torch eager fp32", False), ("torch eager fp16", True)):

@@ -22,7 +22,6 @@ bit-exact on any machine and provider.
     loss = bits / pixels + λ[q] · D(x̂, x),   q drawn per step
 
 where D is 255² · MSE, or 1 − MS-SSIM for the codec trained for MS-SSIM (``distortion``),
-
 with additive uniform noise for the rate term and straight-through rounding for the decoder's
 input, as in :mod:`aepipe.training.networks.compression`.
 """
