@@ -90,7 +90,7 @@ def add_arguments(
         required = field.default is dataclasses.MISSING
         default = None if required else field.default
         choices = meta["choices"]
-        kwargs: dict[str, Any] = {"help": meta["help"]}
+        kwargs: dict[str, Any] = {"help": meta["help"].replace("%", "%%")}  # argparse formats it
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
         if meta["positional"]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from imagefactory import save
 
-from aepipe.cli import main
+from aepipe.cli import TRAINING_COMMANDS, main
 from aepipe.runtime.model.card import ModelCard
 
 pytestmark = [pytest.mark.train, pytest.mark.integration, pytest.mark.slow]
@@ -77,3 +77,11 @@ def test_an_embedding_model_at_another_size_trains_exports_and_embeds(tmp_path, 
     task = build_task(TaskOptions(task="embed", model=str(zoo / "embed-test.encoder.onnx")))
     fields = task.apply(decode(save(rng.integers(0, 256, (30, 50, 3), np.uint8)), "x")).fields
     assert fields["embedding_dim"] == 2 * 8 * 8 and fields["reconstruction_psnr"] > 0
+
+
+@pytest.mark.parametrize("command", sorted(TRAINING_COMMANDS))
+def test_training_commands_print_their_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert f"aepipe {command}" in capsys.readouterr().out

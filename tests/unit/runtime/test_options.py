@@ -74,3 +74,10 @@ def test_shards_are_disjoint_and_cover_every_key(tmp_path):
     assert sorted(k for shard in shards for k in shard) == keys()
     assert all(len(shard) > 5 for shard in shards), [len(s) for s in shards]
     assert shard_index("été 2024/plage.jpg", 7) == shard_index("été 2024/plage.jpg", 7)
+
+
+def test_every_command_formats_its_help():
+    """What --help prints: a '%' in an option's help once made `aepipe train --help` a traceback."""
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, parser in commands.choices.items():
+        assert f"aepipe {name}" in parser.format_help()
