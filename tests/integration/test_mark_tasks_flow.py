@@ -26,10 +26,10 @@ def marked_photo(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return pixels, hole
 
 
-def rows_of(client, bucket: str, prefix: str) -> list[dict]:
-    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/_reports/")["Contents"]
-    key = next(o["Key"] for o in listed if o["Key"].endswith("rows.jsonl"))
-    body = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+def rows_of(client, bucket: str, summary: dict) -> list[dict]:
+    """The rows of the run ``summary`` reports (its report folder is s3://bucket/...)."""
+    folder = summary["report"].removeprefix(f"s3://{bucket}/")
+    body = client.get_object(Bucket=bucket, Key=f"{folder}/rows.jsonl")["Body"].read().decode()
     return [json.loads(line) for line in body.splitlines()]
 
 
@@ -44,7 +44,7 @@ def test_segment_then_inpaint_with_sibling_masks(prefect_harness, s3_env, s3_buc
     base = f"s3://{s3_bucket}"
     summary = process_images(f"{base}/in", f"{base}/masks", task="segment", model=str(model))
     assert summary["counts"]["ok"] == 3
-    rows = rows_of(client, s3_bucket, "masks")
+    rows = rows_of(client, s3_bucket, summary)
     assert all(r["mark_detected"] and r["mask_key"].endswith(".mask.png") for r in rows)
 
     # the masks go beside the images; one of them the wrong size, one image without a mask
@@ -56,7 +56,7 @@ def test_segment_then_inpaint_with_sibling_masks(prefect_harness, s3_env, s3_buc
     )
     summary = process_images(f"{base}/in", f"{base}/filled", task="inpaint", detector="none")
     assert summary["counts"] == {**summary["counts"], "ok": 2, "error": 1}
-    rows = {r["key"]: r for r in rows_of(client, s3_bucket, "filled")}
+    rows = {r["key"]: r for r in rows_of(client, s3_bucket, summary)}
     assert sorted(rows) == ["p0.png", "p1.png", "p2.png"]  # the masks are no inputs
     assert rows["p0.png"]["mask_source"] == "mask" and rows["p0.png"]["filled"] is True
     assert "p1.png" in rows["p1.png"]["error"] and ".mask.png is 10x10" in rows["p1.png"]["error"]
@@ -67,3 +67,13 @@ def test_segment_then_inpaint_with_sibling_masks(prefect_harness, s3_env, s3_buc
     original, bar = marked_photo(0)
     assert np.array_equal(filled.pixels[~masked], original[~masked])  # only the hole changes
     assert filled.pixels[bar].mean() < 230  # and the white bar is gone
+
+    # a mask fixed or added beside an image is a new input: that image is redone, the rest skipped
+    good = client.get_object(Bucket=s3_bucket, Key="masks/p1.mask.png")["Body"].read()
+    client.put_object(Bucket=s3_bucket, Key="in/p1.mask.png", Body=good)
+    client.put_object(Bucket=s3_bucket, Key="in/p2.mask.png", Body=good)
+    summary = process_images(f"{base}/in", f"{base}/filled", task="inpaint", detector="none")
+    assert summary["counts"] == {**summary["counts"], "ok": 2, "skipped": 1, "error": 0}
+    rows = {r["key"]: r for r in rows_of(client, s3_bucket, summary)}
+    assert rows["p0.png"]["status"] == "skipped"
+    assert rows["p1.png"]["filled"] is True and rows["p2.png"]["mask_source"] == "mask"

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aepipe.errors import AepipeError, ObjectNotFoundError, PreconditionFailedError
 from aepipe.images import DecodedImage, ImageInfo, header_pixels
@@ -31,6 +31,11 @@ from aepipe.runtime.tasks.names import SIBLING_SUFFIXES
 from aepipe.storage import ObjectInfo, Precondition, Storage, metadata_text
 
 SOURCE_KEY_METADATA = "aepipe-source-key"
+#: The version (ETag) of the input an output was made from, and of its sibling (``none``: it
+#: had none), so that a replaced image or an edited mask is redone, not skipped.
+SOURCE_VERSION_METADATA = "aepipe-source-version"
+SIBLING_VERSION_METADATA = "aepipe-sibling-version"
+NO_SIBLING = "none"
 #: The source key's share of S3's 2 KB of user metadata (the provenance takes under 400 bytes).
 SOURCE_KEY_METADATA_BYTES = 1024
 CONCURRENT_WRITE = "another run wrote this output with the same provenance meanwhile"
@@ -45,6 +50,7 @@ class _Fetched:
     row: ReportRow
     seen: Seen | None = None  # the predicted output as the skip check found it
     sibling: bytes | None = None  # the input's sibling object (SIBLING_SUFFIXES), if any
+    versions: Mapping[str, str] = field(default_factory=dict)  # source_versions() before reading
     image: DecodedImage | None = None  # decoded on the I/O thread that fetched it
 
 
@@ -101,7 +107,7 @@ def _process(
     if output is None:
         return None
     row = fetched.row
-    metadata = output_metadata(provenance, row.key)
+    metadata = output_metadata(provenance, row.key, fetched.versions)
     write = (dest, output.key, metadata, _precondition(fetched, output.key, options))
     if small:
         return pool.submit(_encode_and_upload, *write, output, task, options, row)
@@ -152,21 +158,24 @@ def _download(
     started = time.perf_counter()
     try:
         done_key = None if options.overwrite else predicted_output_key(key, task, options)
-        seen = None
+        seen, versions = None, None
         if done_key:
             seen = Seen(done_key, dest.head(done_key))
-            if carries(seen.info, output_metadata(task.provenance, key)):
-                row.status, row.output_key = RowStatus.SKIPPED, done_key
-                return _Fetched(None, row)
+            if seen.info is not None:
+                versions = source_versions(key, source, task)
+                if carries(seen.info, output_metadata(task.provenance, key, versions)):
+                    row.status, row.output_key = RowStatus.SKIPPED, done_key
+                    return _Fetched(None, row)
         if options.dry_run:  # HEAD only: the size, and a missing object shows now
             info = source.head(key)
             if info is None:
                 raise ObjectNotFoundError(f"no such object: {source.describe(key)}")
             row.status, row.bytes_in = RowStatus.PLANNED, info.size
             return _Fetched(None, row)
+        versions = versions or source_versions(key, source, task)  # before reading: see there
         data = source.read(key)
         row.bytes_in = len(data)
-        return _Fetched(data, row, seen, _sibling(key, source, task))
+        return _Fetched(data, row, seen, _sibling(key, source, task), versions)
     except AepipeError as error:
         _fail(row, error)
         return _Fetched(None, row)
@@ -185,6 +194,27 @@ def _sibling(key: str, source: Storage, task: Task) -> bytes | None:
         return None
 
 
+def source_versions(key: str, source: Storage, task: Task) -> dict[str, str]:
+    """The versions of what ``key``'s output is made from: the input and, for a task that
+    reads one, its sibling. Taken before the objects are read, so that a version replaced in
+    between makes the next run redo the image rather than skip an output of older content."""
+    info = source.head(key)
+    if info is None:
+        raise ObjectNotFoundError(f"no such object: {source.describe(key)}")
+    versions = {SOURCE_VERSION_METADATA: _version(info)}
+    suffix = SIBLING_SUFFIXES.get(task.name)
+    if suffix is not None:
+        sibling = source.head(sibling_key(key, suffix))
+        versions[SIBLING_VERSION_METADATA] = NO_SIBLING if sibling is None else _version(sibling)
+    return versions
+
+
+def _version(info: ObjectInfo) -> str:
+    """An object's version as a metadata value ('unknown' where the store gives no ETag: S3
+    drops empty values, and an output that could never be skipped would be redone forever)."""
+    return metadata_text(info.etag) if info.etag else "unknown"
+
+
 @dataclass(frozen=True)
 class Seen:
     """An output key and what ``head`` found there (None: nothing) when it was checked."""
@@ -198,14 +228,17 @@ def carries(info: ObjectInfo | None, expected: Mapping[str, str]) -> bool:
     return info is not None and all(info.metadata.get(k) == v for k, v in expected.items())
 
 
-def output_metadata(provenance: Mapping[str, str], source_key: str) -> dict[str, str]:
-    """What an output carries, and what a finished output must carry to be skipped. Keys are
+def output_metadata(
+    provenance: Mapping[str, str], source_key: str, versions: Mapping[str, str]
+) -> dict[str, str]:
+    """What an output carries, and what a finished output must carry to be skipped: the
+    task's provenance, the source key and ``versions`` (:func:`source_versions`). Keys are
     UTF-8; metadata is ASCII, so the source key travels percent-encoded where it must, or as
     its SHA-256 where the encoding would not fit S3's 2 KB of metadata."""
     encoded = metadata_text(source_key)
     if len(encoded) > SOURCE_KEY_METADATA_BYTES:
         encoded = "sha256:" + hashlib.sha256(source_key.encode()).hexdigest()
-    return {**provenance, SOURCE_KEY_METADATA: encoded}
+    return {**provenance, **versions, SOURCE_KEY_METADATA: encoded}
 
 
 def _precondition(fetched: _Fetched, out_key: str, options: ChunkOptions) -> Precondition | None:

@@ -12,8 +12,10 @@ from aepipe.runtime.pipeline import chunk as chunk_module
 from aepipe.runtime.pipeline import chunked, output_key, process_chunk
 from aepipe.runtime.pipeline.chunk import (
     SOURCE_KEY_METADATA,
+    SOURCE_VERSION_METADATA,
     output_metadata,
     predicted_output_key,
+    source_versions,
 )
 from aepipe.runtime.reports import RowStatus
 from aepipe.runtime.tasks.build import build_task
@@ -89,8 +91,15 @@ def test_a_finished_output_is_skipped_only_with_all_its_provenance(tmp_path):
     src.mkdir()
     make_source(src)
     dest = open_storage(str(dst))
-    expected = output_metadata(IDENTITY.provenance, "a.png")
-    assert set(expected) == {"aepipe-model-sha256", "aepipe-params", SOURCE_KEY_METADATA}
+    expected = output_metadata(
+        IDENTITY.provenance, "a.png", source_versions("a.png", open_storage(str(src)), IDENTITY)
+    )
+    assert set(expected) == {
+        "aepipe-model-sha256",
+        "aepipe-params",
+        SOURCE_KEY_METADATA,
+        SOURCE_VERSION_METADATA,
+    }
     dest.write("a.png", b"done", expected)
     assert {r.key: r.status for r in run(src, dst)}["a.png"] is RowStatus.SKIPPED
     for field in expected:
@@ -98,6 +107,19 @@ def test_a_finished_output_is_skipped_only_with_all_its_provenance(tmp_path):
         rows = {r.key: r.status for r in run(src, dst)}
         assert rows["a.png"] is RowStatus.OK, field
         assert (dst / "a.png").read_bytes() != b"stale", field
+
+
+def test_a_replaced_input_is_redone_not_skipped(tmp_path):
+    """Same key, new content: the output of the old image must not stand for the new one."""
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_source(src)
+    run(src, dst)
+    replacement = np.full((20, 30, 3), 7, np.uint8)
+    (src / "a.png").write_bytes(save(replacement))
+    rows = {r.key: r.status for r in run(src, dst)}
+    assert rows["a.png"] is RowStatus.OK and rows["sub/b.jpg"] is RowStatus.SKIPPED
+    assert (dst / "a.png").read_bytes() == (src / "a.png").read_bytes()  # identity: the new one
 
 
 def test_dry_run_reads_and_writes_nothing(tmp_path):
