@@ -175,7 +175,7 @@ def _download(
         versions = versions or source_versions(key, source, task)  # before reading: see there
         data = source.read(key)
         row.bytes_in = len(data)
-        return _Fetched(data, row, seen, _sibling(key, source, task), versions)
+        return _Fetched(data, row, seen, _sibling(key, source, task, versions), versions)
     except AepipeError as error:
         _fail(row, error)
         return _Fetched(None, row)
@@ -183,10 +183,11 @@ def _download(
         row.seconds_fetch = round(time.perf_counter() - started, 4)
 
 
-def _sibling(key: str, source: Storage, task: Task) -> bytes | None:
-    """The sibling object of ``key`` its task reads beside it; None when it has none."""
+def _sibling(key: str, source: Storage, task: Task, versions: Mapping[str, str]) -> bytes | None:
+    """The sibling object of ``key`` its task reads beside it; None when it has none (or
+    had none when ``versions`` were taken: no GET that would only answer 404)."""
     suffix = SIBLING_SUFFIXES.get(task.name)
-    if suffix is None:
+    if suffix is None or versions.get(SIBLING_VERSION_METADATA) == NO_SIBLING:
         return None
     try:
         return source.read(sibling_key(key, suffix))
