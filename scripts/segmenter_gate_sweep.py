@@ -1,0 +1,71 @@
+"""Could a rule on the detected components keep unmarked photos untouched (issue 17)?
+
+For every image of each DATA folder, the shipped mark segmenter's probability map on the clean
+photo and on the same photo marked as `aepipe eval --task unwatermark --marks unseen` marks it
+(seed = index). Then, for rules "keep a connected component of probability > 0.5 when it has at
+least A pixels and a mean probability of at least M": how many clean photos would still be
+touched, and what share of the true-mark components' pixels would be kept (what the remover
+could still reach). Only rules on the detector's own output; the fill is not run.
+
+    python scripts/segmenter_gate_sweep.py ../shared/data/Kodak24 ../shared/data/CBSD68
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from aepipe.images import as_rgb, decode
+from aepipe.runtime.options import TaskOptions
+from aepipe.runtime.tasks.build import load_detector
+from aepipe.tools.evaluation.protocol import watermarked
+
+AREAS = (64, 200, 400, 800)
+MEAN_PROBABILITIES = (0.5, 0.85, 0.9, 0.93)
+
+
+def components(probability: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(n, 3): area, mean probability and share inside the true mark of each component."""
+    core = probability > 0.5
+    labels, count = ndimage.label(core, np.ones((3, 3)))
+    if count == 0:
+        return np.zeros((0, 3))
+    index = np.arange(1, count + 1)
+    return np.stack(
+        [
+            ndimage.sum(core, labels, index),
+            ndimage.mean(probability, labels, index),
+            ndimage.mean(truth, labels, index),
+        ],
+        axis=1,
+    )
+
+
+def sweep(folder: Path) -> None:
+    detector = load_detector(TaskOptions(task="segment"))
+    assert detector is not None  # the zoo ships a segmenter
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    clean_parts, marked_parts = [], []
+    for i, path in enumerate(files):
+        clean = as_rgb(decode(path.read_bytes(), path.name).pixels)
+        marked, truth = watermarked(clean, i, "unseen")
+        clean_parts.append(components(detector.probability(clean), np.zeros(truth.shape)))
+        marked_parts.append(components(detector.probability(marked), truth))
+    marks = np.concatenate(marked_parts)
+    true_marks = marks[marks[:, 2] > 0.5]
+    print(f"{folder.name}: {len(files)} images; rule -> clean photos touched, mark pixels kept")
+    for area in AREAS:
+        for mean in MEAN_PROBABILITIES:
+            touched = sum(bool(((c[:, 0] >= area) & (c[:, 1] >= mean)).any()) for c in clean_parts)
+            kept = true_marks[(true_marks[:, 0] >= area) & (true_marks[:, 1] >= mean), 0].sum()
+            share = kept / max(true_marks[:, 0].sum(), 1)
+            rule = f"area >= {area:4d}, mean p >= {mean:.2f}"
+            print(f"  {rule}: {touched:3d} of {len(files)}, {share:.1%}")
+
+
+if __name__ == "__main__":
+    for argument in sys.argv[1:]:
+        sweep(Path(argument))
