@@ -15,7 +15,7 @@ import argparse
 import copy
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,14 @@ import torch
 from torch import nn
 
 from aepipe.runtime.codec.entropy import EntropyTables
-from aepipe.runtime.codec.priors import ENTROPY_METADATA_KEY
+from aepipe.runtime.codec.learned import padded_rgb
+from aepipe.runtime.codec.priors import (
+    ENTROPY_METADATA_KEY,
+    BlockAdaptivePrior,
+    read_entropy_model,
+)
 from aepipe.runtime.model.card import CARD_METADATA_KEY, PART_METADATA_KEY, ModelCard
+from aepipe.training.data import load_rgb_images
 from aepipe.training.export import (
     ExportResult,
     Inputs,
@@ -50,6 +56,9 @@ TAIL_MASS = 1e-7
 #: Laplacian scales (in quantiser steps) of the block-adaptive model's shared tables.
 SCALE_RANGE = (0.04, 128.0)
 SCALE_GRID = 64
+#: Counts every checkerboard class-context cell starts with (a context no image shows keeps a
+#: flat table; the ones that matter see thousands of blocks).
+CONTEXT_PRIOR_COUNT = 0.1
 
 
 class _Encoder(nn.Module):
@@ -101,11 +110,17 @@ def rate_gains(model: VariableRateCodec, rate: int) -> dict[str, object]:
     }
 
 
-def entropy_metadata(model: VariableRateCodec) -> str:
-    """Gains and tables of every rate point, as the runtime's ``aepipe.entropy`` JSON."""
+def entropy_metadata(model: VariableRateCodec, context_images: Sequence[np.ndarray] = ()) -> str:
+    """Gains and tables of every rate point, as the runtime's ``aepipe.entropy`` JSON; with
+    ``context_images`` (block-adaptive only), class tables for the checkerboard context
+    counted on them (format 3)."""
     if isinstance(model, LappedCompressor):
         document = block_adaptive_document(model)
+        if context_images:
+            document = with_checkerboard_context(model, document, context_images)
     else:
+        if context_images:
+            raise ValueError("a class context needs a block-adaptive codec (aec-lapped-*)")
         assert isinstance(model, FactorizedCompressor)  # the two kinds there are
         rates = [
             {**rate_gains(model, rate), "tables": json.loads(rate_tables(model, rate).to_json())}
@@ -163,6 +178,35 @@ def block_adaptive_document(model: LappedCompressor) -> dict[str, object]:
     }
 
 
+@torch.no_grad()
+def with_checkerboard_context(
+    model: LappedCompressor, document: dict[str, object], images: Sequence[np.ndarray]
+) -> dict[str, object]:
+    """``document`` with class tables for the checkerboard context (format 3), fitted by
+    counting the classes of ``images``' latents at every rate point in the very rows the
+    run-time coder will use (``BlockAdaptivePrior.class_segments``): the classes get no
+    gradient in training, so counting is their maximum-likelihood fit."""
+    previous = read_entropy_model({ENTROPY_METADATA_KEY: json.dumps(document)}, "export")[1]
+    assert isinstance(previous, BlockAdaptivePrior)  # a lapped codec's document is one
+    prior = dataclasses.replace(previous, class_context="checkerboard")
+    rows = len(model.lambdas) * len(prior.group_starts) * CLASSES * (1 + CLASSES)
+    counts = np.full((rows, CLASSES), CONTEXT_PRIOR_COUNT)
+    for pixels in images:
+        latents = model.g_a(torch.from_numpy(padded_rgb(pixels, model.pad_multiple)[0]))
+        for rate in range(len(model.lambdas)):
+            scaled = (latents[0] * model.gains(rate)[0].view(-1, 1, 1)).numpy()
+            for symbols, table_rows in prior.class_segments(prior.block_classes(scaled), rate):
+                np.add.at(counts, (table_rows, symbols), 1)
+    pmfs = counts / counts.sum(axis=1, keepdims=True)
+    tables = EntropyTables.from_pmfs(list(pmfs), np.zeros(rows, np.int32), np.zeros(rows))
+    return {
+        **document,
+        "version": 3,
+        "class_context": "checkerboard",
+        "class_tables": json.loads(tables.to_json()),
+    }
+
+
 def part_card_of(card: ModelCard, part: str) -> ModelCard:
     """The codec's card as one part states it: the encoder compresses, the decoder decodes."""
     return dataclasses.replace(card, task=PART_TASKS[part])
@@ -187,11 +231,14 @@ def codec_parts(model: VariableRateCodec) -> dict[str, tuple[nn.Module, PartInpu
 
 
 def export_codec(
-    model: VariableRateCodec, card: ModelCard, folder: Path
+    model: VariableRateCodec,
+    card: ModelCard,
+    folder: Path,
+    context_images: Sequence[np.ndarray] = (),
 ) -> dict[str, ExportResult]:
     """Write and prove ``NAME.encoder.onnx`` and ``NAME.decoder.onnx``; results by part."""
     model.eval()
-    entropy = entropy_metadata(model)
+    entropy = entropy_metadata(model, context_images)
     results = {}
     for part, (module, inputs) in codec_parts(model).items():
         metadata = {
@@ -209,13 +256,20 @@ def main(argv: list[str] | None = None) -> None:
         prog="aepipe export-codec", description="Export a compressive autoencoder to the zoo."
     )
     add_export_arguments(parser)
+    parser.add_argument(
+        "--class-context-data",
+        help="a folder or s3:// prefix of images: fit checkerboard class-context tables on "
+        "them (lapped codecs; format 3: about 9 %% fewer class bits)",
+    )
     args = parser.parse_args(argv)
     args.task = "compress"
     model, config = load_checkpoint(args.checkpoint)
     if not isinstance(model, VariableRateCodec):
         raise SystemExit(f"{args.checkpoint}: {config['model']} is not a compressive autoencoder")
     card = card_for(model, config, args)
-    results = export_codec(model, card, args.zoo)
+    context = args.class_context_data
+    context_images = load_rgb_images(context) if context else []
+    results = export_codec(model, card, args.zoo, context_images)
     update_manifest(args.zoo, card, results, args.default)
     for result in results.values():
         print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")

@@ -26,6 +26,21 @@ pytestmark = pytest.mark.train
 SAMPLES = Path(__file__).resolve().parents[2] / "aepipe" / "samples"
 
 
+#: What training writes beside the weights, for the export commands.
+CHECKPOINT_CONFIG = {
+    "model": "aec-lapped-s",
+    "model_args": '{"latent": 48, "filter_channels": 8}',
+    "task": "reconstruct",
+    "data": "samples",
+    "steps": 0,
+    "step": 0,
+    "batch": 1,
+    "patch": 64,
+    "lr": 0,
+    "seed": 0,
+}
+
+
 @pytest.fixture(scope="module")
 def photos() -> list[np.ndarray]:
     return [decode(p.read_bytes(), p.name).pixels for p in sorted(SAMPLES.glob("*.png"))]
@@ -78,18 +93,7 @@ def test_exported_codec_codes_at_the_predicted_rate_and_decodes_what_torch_decod
     initialised, photos, tmp_path: Path
 ) -> None:
     """Through ``aepipe export-codec``, from a weights-only checkpoint as training leaves one."""
-    config = {
-        "model": "aec-lapped-s",
-        "model_args": '{"latent": 48, "filter_channels": 8}',
-        "task": "reconstruct",
-        "data": "samples",
-        "steps": 0,
-        "batch": 1,
-        "patch": 64,
-        "lr": 0,
-        "seed": 0,
-    }
-    save_weights(initialised, {**config, "step": 0}, tmp_path / "init.pt")
+    save_weights(initialised, CHECKPOINT_CONFIG, tmp_path / "init.pt")
     zoo = str(tmp_path)
     export_codec_main(
         [str(tmp_path / "init.pt"), "--name", "aec-lapped-test", "--zoo", zoo, "--weights", zoo]
@@ -110,6 +114,33 @@ def test_exported_codec_codes_at_the_predicted_rate_and_decodes_what_torch_decod
         assert np.mean(np.abs(decoded - expected) > 1) < 1e-3
         coded_bits = 8 * len(data)
         assert coded_bits < predicted * 1.05 + 8 * 120, (rate, coded_bits, predicted)  # + header
+
+
+def test_exported_with_a_class_context_it_decodes_the_same_pixels(
+    initialised, photos, tmp_path: Path
+) -> None:
+    """``--class-context-data``: checkerboard class tables counted on the images given (format
+    3); the latents, and so the decoded pixels, are the format-2 export's. (Whether it saves
+    bits depends on fitting them on many images: docs/quality.md measures it on Kodak24.)"""
+    save_weights(initialised, CHECKPOINT_CONFIG, tmp_path / "w.pt")
+    fit = tmp_path / "fit"
+    fit.mkdir()
+    for i, pixels in enumerate(photos[:3]):
+        (fit / f"{i}.png").write_bytes(save(pixels))
+    zoo, common = str(tmp_path), ["--zoo", str(tmp_path), "--weights", str(tmp_path)]
+    export_codec_main([str(tmp_path / "w.pt"), "--name", "plain", *common])
+    export_codec_main(
+        [str(tmp_path / "w.pt"), "--name", "ctx", "--class-context-data", str(fit), *common]
+    )
+    plain, context = (load_codec(f"{zoo}/{name}.encoder.onnx") for name in ("plain", "ctx"))
+    assert context.entropy.class_context == "checkerboard"  # type: ignore[attr-defined]
+    image = decode(save(photos[3]), "photo.png")
+    for rate in (0, 4):
+        with_context, without = context.compress(image, rate), plain.compress(image, rate)
+        np.testing.assert_array_equal(
+            context.decompress(with_context).pixels, plain.decompress(without).pixels
+        )
+        assert with_context != without
 
 
 def test_the_trainer_starts_a_new_run_from_the_training_images(tmp_path: Path) -> None:

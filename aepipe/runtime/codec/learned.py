@@ -76,7 +76,7 @@ class LearnedCodec:
         if self.encoder is None:
             raise ModelError(f"codec {self.name}: loaded for decoding only")
         point = self.rate_point(rate)
-        x, pad = _padded_rgb(image.pixels, self.multiple)
+        x, pad = padded_rgb(image.pixels, self.multiple)
         return self.encoder.run(x)[0] * point.gain[:, None, None], pad
 
     def decompress(self, data: bytes, key: str = "") -> DecodedImage:
@@ -125,7 +125,7 @@ def _unpack(data: bytes, key: str) -> tuple[AecHeader, list[bytes]]:
         raise BitstreamError(f"{key}: {error}" if key else str(error)) from None
 
 
-def _padded_rgb(pixels: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+def padded_rgb(pixels: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
     """NCHW float32 RGB padded (edge) to a multiple of the transforms' stride."""
     x = as_rgb(to_float(pixels))
     pad = compute_padding(x.shape[0], x.shape[1], multiple)
