@@ -295,10 +295,10 @@ def encode_segments(segments: Sequence[Segment]) -> tuple[bytes, bytes]:
         indices = symbols - low  # escaped slots may wrap: replaced next
         np.copyto(indices, lengths, where=escaped)
         models = _coding_models(tables)
-        bounds = np.searchsorted(ids, np.arange(tables.num_channels + 1))
-        for row in reversed(range(tables.num_channels)):
-            if bounds[row + 1] > bounds[row]:
-                coder.encode_reverse(indices[bounds[row] : bounds[row + 1]], models[row])
+        rows, starts = np.unique(ids, return_index=True)  # only the rows used (of thousands)
+        ends = [*starts[1:], ids.size]
+        for row, start, end in reversed(list(zip(rows, starts, ends, strict=True))):
+            coder.encode_reverse(indices[start:end], models[row])
         escapes.append(symbols[escaped].astype("<i4").tobytes())
     main = coder.get_compressed().astype("<u4").tobytes()
     return main, b"".join(reversed(escapes))
@@ -329,14 +329,14 @@ class SegmentDecoder:
         ids = np.asarray(table_ids)
         order = _coding_order(ids)
         sorted_ids = ids[order]
-        counts = np.bincount(sorted_ids, minlength=tables.num_channels)
+        rows, counts = np.unique(sorted_ids, return_counts=True)  # only the rows used
+        models = _coding_models(tables)
         indices = np.empty(ids.size, dtype=np.int32)
         start = 0
         try:
-            for row, model in enumerate(_coding_models(tables)):
-                if counts[row]:
-                    indices[start : start + counts[row]] = self._coder.decode(model, counts[row])
-                    start += counts[row]
+            for row, count in zip(rows, counts, strict=True):
+                indices[start : start + count] = self._coder.decode(models[row], count)
+                start += count
         except Exception as error:  # constriction documents no error types; any is a bad stream
             raise BitstreamError(f"main stream cannot be decoded: {error}") from error
         escaped = indices == tables.lengths[sorted_ids]
