@@ -33,6 +33,10 @@ TRAINING_COMMANDS = {
         "aepipe.training.prior",
         "train a VQ-VAE's autoregressive code prior and add it to the zoo entry",
     ),
+    "quantize": (
+        "aepipe.training.quantize",
+        "make a static int8 copy of a zoo model (the CPU fast path)",
+    ),
     "export-codec": (
         "aepipe.training.export_codec",
         "export a compressive autoencoder: encoder + decoder ONNX with integer CDF tables",

@@ -23,7 +23,14 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 pytestmark = pytest.mark.train
 
 
-SHIPPED = [(entry, part) for entry in load_manifest() for part in entry.parts]
+#: int8 copies (aepipe quantize) compute something else on purpose; test_shipped_quality
+#: holds them within a fraction of a dB of their float models instead.
+SHIPPED = [
+    (entry, part)
+    for entry in load_manifest()
+    if not entry.card.quantized_from
+    for part in entry.parts
+]
 
 
 @pytest.mark.parametrize(("entry", "part"), SHIPPED, ids=[f"{e.card.name}-{p}" for e, p in SHIPPED])

@@ -39,6 +39,7 @@ class ModelCard:
     training_data: str = ""
     data_terms: str = ""  # licence/terms of the training data (BSDS: research use)
     quality: Mapping[str, float] = field(default_factory=dict)  # measured, with the command
+    quantized_from: str = ""  # an int8 copy (aepipe quantize): the float model it was made from
     # Anomaly models: the score definition, normal statistics and threshold (AnomalyScoring)
     anomaly: Mapping[str, Any] = field(default_factory=dict)
 

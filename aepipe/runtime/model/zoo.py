@@ -41,7 +41,7 @@ __all__ = [
 class ZooPart:
     file: str  # relative to the zoo folder
     sha256: str
-    parity_max_abs_diff: float | None = None  # torch vs ONNX Runtime at export
+    parity_max_abs_diff: float | None = None  # torch vs ONNX Runtime (int8: vs its float model)
 
     @property
     def path(self) -> Path:

@@ -18,12 +18,13 @@ import numpy as np
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.providers import CPU
 from aepipe.runtime.model.session import OnnxModel
-from aepipe.runtime.model.zoo import find_model, load_model
+from aepipe.runtime.model.zoo import find_model, load_manifest, load_model
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.tools.bench.timing import Timing, interleaved, megapixels
 
 TASK = TaskName.DENOISE
 ORT_LABEL = "onnxruntime CPU"
+INT8_LABEL = "onnxruntime CPU, int8 copy"
 TORCH_LABEL = "torch eager"
 PARITY_TOLERANCE = 1e-4  # the bound aepipe.training.export enforces at export time
 BENCH_SIGMA = 25.0  # noise level fed to noise-aware models (0–255 scale)
@@ -59,11 +60,20 @@ def bench_models(
     Returns the timings and where torch's weights came from (or why torch was skipped).
     """
     torch_run, weights = torch_runner(path, model.card, threads)
+    int8 = int8_copy(model.card, threads)
     side = -(-tile // model.card.pad_multiple) * model.card.pad_multiple  # what the net accepts
     timings: list[Timing] = []
     for batch in sorted({1, batch_size}):
-        timings += _bench_shape(model, torch_run, batch, side, repeats)
+        timings += _bench_shape(model, int8, torch_run, batch, side, repeats)
     return timings, weights
+
+
+def int8_copy(card: ModelCard, threads: int) -> OnnxModel | None:
+    """The zoo's int8 copy of ``card``'s model (``aepipe quantize``), if one ships."""
+    copy = next((e.card for e in load_manifest() if e.card.quantized_from == card.name), None)
+    if copy is None:
+        return None
+    return load_model(copy.name, copy.task, providers=[CPU], threads=threads)[0]
 
 
 def torch_runner(path: Path, card: ModelCard, threads: int) -> tuple[RunFn | None, str]:
@@ -117,15 +127,23 @@ def torch_network(path: Path, card: ModelCard) -> Any:
 
 
 def _bench_shape(
-    model: OnnxModel, torch_run: RunFn | None, batch: int, side: int, repeats: int
+    model: OnnxModel,
+    int8: OnnxModel | None,
+    torch_run: RunFn | None,
+    batch: int,
+    side: int,
+    repeats: int,
 ) -> list[Timing]:
-    """ORT and (when its output matches) torch, timed in alternation on one input shape."""
+    """ORT, its int8 copy if any, and (when its output matches) torch, timed in alternation
+    on one input shape."""
     feeds = model_inputs(model.card, batch, side)
 
     def ort_call() -> np.ndarray:
         return model.run(feeds["x"], noise_level=feeds.get("noise_level"))
 
     fns: dict[str, Callable[[], object]] = {ORT_LABEL: ort_call}
+    if int8 is not None:
+        fns[INT8_LABEL] = lambda: int8.run(feeds["x"], noise_level=feeds.get("noise_level"))
     torch_note = "not measured (see torch_weights)"
     if torch_run is not None:
         diff = float(np.max(np.abs(torch_run(feeds) - ort_call())))
@@ -137,7 +155,14 @@ def _bench_shape(
     samples = interleaved(fns, repeats)
     shape = f"{batch}x{model.card.in_channels}x{side}x{side}"
     work = megapixels(side, side, batch)
-    return [
-        Timing(ORT_LABEL, shape, work, samples=samples[ORT_LABEL], note=", ".join(model.providers)),
-        Timing(TORCH_LABEL, shape, work, samples=samples.get(TORCH_LABEL, []), note=torch_note),
+    timings = [
+        Timing(ORT_LABEL, shape, work, samples=samples[ORT_LABEL], note=", ".join(model.providers))
     ]
+    if int8 is not None:
+        quality = ", ".join(f"{k} {v:g}" for k, v in int8.card.quality.items())
+        note = f"{int8.card.name}" + (f": {quality}" if quality else "")
+        timings.append(Timing(INT8_LABEL, shape, work, samples=samples[INT8_LABEL], note=note))
+    timings.append(
+        Timing(TORCH_LABEL, shape, work, samples=samples.get(TORCH_LABEL, []), note=torch_note)
+    )
+    return timings

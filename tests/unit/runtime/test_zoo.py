@@ -30,9 +30,13 @@ def test_one_name_per_model_and_task_networks_ship_under_their_own_name():
     names = [e.card.name for e in entries]
     assert len(names) == len(set(names))
     task_networks = [e for e in entries if not e.card.architecture.startswith("ae-")]
-    # a variant of a network (other --model-args, e.g. the codec trained for MS-SSIM) has a
-    # name of its own; the card's command says which arguments made it
-    variants = [e for e in task_networks if "--model-args" in e.card.training_command]
+    # a variant of a network (other --model-args, e.g. the codec trained for MS-SSIM, or an
+    # int8 copy) has a name of its own; the card's command says how it was made
+    variants = [
+        e
+        for e in task_networks
+        if "--model-args" in e.card.training_command or e.card.quantized_from
+    ]
     assert all(e.card.name == e.card.architecture for e in task_networks if e not in variants)
     assert all(e.card.name.startswith(e.card.architecture.rsplit("-", 1)[0]) for e in variants)
 

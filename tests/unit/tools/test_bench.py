@@ -310,7 +310,9 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     argv += ["--batch-size", "2", "--repeats", "1", "--threads", "1", "--json", str(out)]
     assert main(argv) == 0
     report = json.loads(out.read_text())
-    assert [t["detail"] for t in report["model_inference"][::2]] == ["1x3x40x40", "2x3x40x40"]
+    rows = [(t["label"], t["detail"]) for t in report["model_inference"]]
+    labels = ["onnxruntime CPU", "onnxruntime CPU, int8 copy", "torch eager"]  # side by side
+    assert rows == [(label, shape) for shape in ("1x3x40x40", "2x3x40x40") for label in labels]
     assert [t["label"] for t in report["pipeline"]] == [
         "inference only",
         "decode + infer + encode",
