@@ -61,14 +61,17 @@ def test_the_int8_denoiser_stays_within_a_fraction_of_a_db_of_its_float_model(pa
     assert psnrs[1] > psnrs[0] - 0.25, psnrs
 
 
+@pytest.mark.parametrize("int8", [False, True], ids=["float", "int8"])
 @pytest.mark.parametrize("scale", [2, 4])
 @pytest.mark.parametrize("path", CROPS, ids=lambda p: p.stem)
-def test_superres_beats_bicubic(path: Path, scale: int) -> None:
-    """Measured gains over bicubic: 2.1-3.0 dB at x2, 1.4-1.8 dB at x4."""
+def test_superres_beats_bicubic(path: Path, scale: int, int8: bool) -> None:
+    """Measured gains over bicubic: 2.1-3.0 dB at x2, 1.4-1.8 dB at x4 (the int8 copies are
+    0.02-0.03 dB behind on Set5 and Set14)."""
     clean = load(path)
     low = to_uint8(imresize(clean.pixels.astype(np.float64), 1 / scale))
     bicubic = to_uint8(imresize(low.astype(np.float64), scale))
-    task = build_task(TaskOptions(task="superres", scale=scale))
+    model = f"sr-x{scale}-srnet-int8" if int8 else None
+    task = build_task(TaskOptions(task="superres", scale=scale, model=model))
     restored = task.apply(as_image(low, clean)).pixels
     assert psnr(clean.pixels, restored) > psnr(clean.pixels, bicubic) + 1.0
 
