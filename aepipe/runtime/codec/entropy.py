@@ -295,10 +295,10 @@ def encode_segments(segments: Sequence[Segment]) -> tuple[bytes, bytes]:
         indices = symbols - low  # escaped slots may wrap: replaced next
         np.copyto(indices, lengths, where=escaped)
         models = _coding_models(tables)
-        rows, starts = np.unique(ids, return_index=True)  # only the rows used (of thousands)
-        ends = [*starts[1:], ids.size]
-        for row, start, end in reversed(list(zip(rows, starts, ends, strict=True))):
-            coder.encode_reverse(indices[start:end], models[row])
+        # only the rows used (of thousands); an empty segment has none
+        rows, starts, counts = np.unique(ids, return_index=True, return_counts=True)
+        for row, start, count in reversed(list(zip(rows, starts, counts, strict=True))):
+            coder.encode_reverse(indices[start : start + count], models[row])
         escapes.append(symbols[escaped].astype("<i4").tobytes())
     main = coder.get_compressed().astype("<u4").tobytes()
     return main, b"".join(reversed(escapes))

@@ -188,6 +188,13 @@ def test_checkerboard_context_round_trips_and_spends_fewer_class_bits_on_smooth_
     assert with_context < 0.9 * without, (with_context, without)
 
 
+def test_a_one_block_image_has_an_empty_second_pass_and_round_trips() -> None:
+    model = prior(checkerboard_document())
+    scaled = busy_and_flat_latents(seed=6, shape=(1, 1))
+    main, escapes = model.encode(scaled, 0)
+    np.testing.assert_array_equal(model.decode(main, escapes, scaled.shape, 0), np.rint(scaled))
+
+
 def segments(model: BlockAdaptivePrior, classes: np.ndarray) -> list[Segment]:
     return [Segment(s, rows, model.class_tables) for s, rows in model.class_segments(classes, 0)]
 
