@@ -189,7 +189,7 @@ def with_checkerboard_context(
     previous = read_entropy_model({ENTROPY_METADATA_KEY: json.dumps(document)}, "export")[1]
     assert isinstance(previous, BlockAdaptivePrior)  # a lapped codec's document is one
     prior = dataclasses.replace(previous, class_context="checkerboard")
-    rows = len(model.lambdas) * len(prior.group_starts) * CLASSES * (1 + CLASSES)
+    rows = prior.class_table_rows
     counts = np.full((rows, CLASSES), CONTEXT_PRIOR_COUNT)
     for pixels in images:
         latents = model.g_a(torch.from_numpy(padded_rgb(pixels, model.pad_multiple)[0]))

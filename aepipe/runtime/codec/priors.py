@@ -133,11 +133,18 @@ class BlockAdaptivePrior:
     def _class_rows(self, rate: int, group: int, previous: np.ndarray) -> np.ndarray:
         return (rate * len(self.group_starts) + group) * self.classes + previous.reshape(-1)
 
+    @property
+    def class_table_rows(self) -> int:
+        """Rows the class tables need: one per (rate, group, previous class) for the first
+        pass, and ``classes`` times as many more for the checkerboard's second."""
+        first_pass = self.scale_index.shape[0] * len(self.group_starts) * self.classes
+        return first_pass * (1 if self.class_context == "previous" else 1 + self.classes)
+
     def _context_rows(
         self, rate: int, group: int, previous: np.ndarray, neighbours: np.ndarray
     ) -> np.ndarray:
         """Rows of the checkerboard's second pass, after the first pass's rows."""
-        first_pass_rows = self.scale_index.shape[0] * len(self.group_starts) * self.classes
+        first_pass_rows = self.class_table_rows // (1 + self.classes)
         return first_pass_rows + self._class_rows(rate, group, previous) * self.classes + neighbours
 
     def class_segments(self, classes: np.ndarray, rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -264,7 +271,6 @@ def _block_adaptive(document: dict[str, Any], rates: int, channels: int) -> Bloc
         static_index=np.asarray(document["static_index"], dtype=np.int64),
         class_context=str(document.get("class_context", "previous")),
     )
-    groups = len(prior.group_starts)
     if prior.group_starts[0] != 0 or list(prior.group_starts) != sorted(set(prior.group_starts)):
         raise ValueError("group_starts must rise from 0")
     if prior.scale_index.shape != (rates, channels, prior.classes):
@@ -278,6 +284,6 @@ def _block_adaptive(document: dict[str, Any], rates: int, channels: int) -> Bloc
     if prior.class_context not in CLASS_CONTEXTS:
         raise ValueError(f"unknown class_context {prior.class_context!r}")
     passes = 1 if prior.class_context == "previous" else 1 + prior.classes
-    if prior.class_tables.num_channels != rates * groups * prior.classes * passes:
+    if prior.class_tables.num_channels != prior.class_table_rows:
         raise ValueError(f"class_tables needs {passes} row(s) per (rate, group, previous class)")
     return prior

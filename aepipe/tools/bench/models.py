@@ -10,6 +10,7 @@ initializer named like its ``state_dict`` key, so the torch network is rebuilt f
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +139,13 @@ def _bench_shape(
     on one input shape."""
     feeds = model_inputs(model.card, batch, side)
 
-    def ort_call() -> np.ndarray:
-        return model.run(feeds["x"], noise_level=feeds.get("noise_level"))
+    def call(session: OnnxModel) -> Callable[[], np.ndarray]:
+        return partial(session.run, feeds["x"], noise_level=feeds.get("noise_level"))
 
+    ort_call = call(model)
     fns: dict[str, Callable[[], object]] = {ORT_LABEL: ort_call}
     if int8 is not None:
-        fns[INT8_LABEL] = lambda: int8.run(feeds["x"], noise_level=feeds.get("noise_level"))
+        fns[INT8_LABEL] = call(int8)
     torch_note = "not measured (see torch_weights)"
     if torch_run is not None:
         diff = float(np.max(np.abs(torch_run(feeds) - ort_call())))
