@@ -30,6 +30,13 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
+def unsharp_mask(image: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    """Float ``image`` in [0, 1] sharpened as cameras and editors do: plus ``amount`` times
+    its detail above a Gaussian of ``sigma`` px, clipped back to [0, 1]."""
+    detail = image - gaussian_blur(image, sigma)
+    return np.clip(image + amount * detail, 0, 1)
+
+
 def _correlate(array: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
     """Same-size correlation along ``axis``; symmetric taps are added before one multiply."""
     radius = len(kernel) // 2

@@ -22,7 +22,7 @@ from aepipe.degrade import (
     wide_train_style,
 )
 from aepipe.degrade.holes import free_form_hole
-from aepipe.images.filters import gaussian_blur
+from aepipe.images.filters import gaussian_blur, unsharp_mask
 
 ModelInputs = dict[str, torch.Tensor]
 Degradation = Callable[[torch.Tensor, torch.Generator], ModelInputs]
@@ -147,6 +147,20 @@ def mark_segmentation(clean: torch.Tensor, generator: torch.Generator) -> ModelI
     return Watermark(style=wide_train_style())(sharpened(clean, generator), generator)
 
 
+def with_negatives(inputs: ModelInputs, negatives: torch.Tensor) -> ModelInputs:
+    """A segmentation batch with photos known to hold no mark appended: each its own image as
+    ``x`` and zeros as every target (alpha or mask)."""
+    return {
+        name: torch.cat(
+            [
+                tensor,
+                negatives if name == "x" else tensor.new_zeros(len(negatives), *tensor.shape[1:]),
+            ]
+        )
+        for name, tensor in inputs.items()
+    }
+
+
 def with_hole(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """The inpainting network's input: N x 3 images blanked in N x 1 ``hole``, and the hole."""
     return torch.cat([image * (1 - hole), hole], dim=1)
@@ -179,8 +193,8 @@ def sharpened(
         if rng.random() >= fraction:
             continue
         image = out[index].transpose(1, 2, 0)
-        detail = image - gaussian_blur(image, rng.uniform(0.7, 1.5))
-        out[index] = np.clip(image + rng.uniform(0.3, 1.2) * detail, 0, 1).transpose(2, 0, 1)
+        sharp = unsharp_mask(image, rng.uniform(0.7, 1.5), rng.uniform(0.3, 1.2))
+        out[index] = sharp.transpose(2, 0, 1)
     return torch.from_numpy(out)
 
 

@@ -59,6 +59,7 @@ from aepipe.training.task_batches import (
     given_masks,
     inpainting_holes,
     mark_segmentation,
+    with_negatives,
 )
 
 #: The network a task trains when ``--model`` is not given (docs/quality.md says why).
@@ -105,6 +106,11 @@ class TrainConfig:
     masks: str = option(
         "segment: folder or s3:// prefix of the images' own masks (<stem>.png or "
         "<stem>.mask.png, white = in the mask; default: synthetic watermarks and their masks)",
+        "",
+    )
+    negatives: str = option(
+        "segment: folder or s3:// prefix of photos with no mark (hard negatives, e.g. from "
+        "scripts/mine_hard_negatives.py); a quarter of every batch is drawn from them, unmarked",
         "",
     )
     short_side: int = option("box-downscale images to this shorter side first (0: as they are)", 0)
@@ -192,8 +198,9 @@ class Trainer:
         losses = [*RECONSTRUCTION_LOSSES, *INPUT_AWARE_LOSSES]
         if config.loss not in losses:
             raise ValueError(f"--loss {config.loss!r}: choose from {', '.join(losses)}")
-        if config.masks and config.task != "segment":
-            raise ValueError("--masks is for --task segment")
+        for flag, given in (("--masks", config.masks), ("--negatives", config.negatives)):
+            if given and config.task != "segment":
+                raise ValueError(f"{flag} is for --task segment")
         images = (
             load_masked_images(config.data, config.masks, config.short_side)
             if config.masks
@@ -215,6 +222,15 @@ class Trainer:
             config.patch,
             np.random.default_rng(config.seed),
             zoom=PATCH_ZOOM.get(config.task, (1.0, 1.0)),
+        )
+        # Hard negatives are cut at the scale where the segmenter failed: no zoom. They share
+        # the sampler's random state, so a resumed run draws the same patches.
+        self.negatives = (
+            PatchSampler(
+                load_rgb_images(config.negatives, config.short_side), config.patch, self.sampler.rng
+            )
+            if config.negatives
+            else None
         )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.degrade = given_masks if config.masks else DEGRADATIONS[config.task]
@@ -280,8 +296,8 @@ class Trainer:
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = cosine_lr(self.config, self.progress())
-        clean = torch.from_numpy(self.sampler.batch(self.config.batch))
-        inputs = self._on_device(self.degrade(clean, self.generator))
+        clean, inputs = self._batch()
+        inputs = self._on_device(inputs)
         clean = clean.to(self.device)
         loss, terms = training_loss(self.model, inputs, clean, self.config.loss)
         self.optimizer.zero_grad(set_to_none=True)
@@ -291,6 +307,19 @@ class Trainer:
         self.optimizer.step()
         self.step += 1
         return {"loss": loss.item(), **terms}
+
+    def _batch(self) -> tuple[torch.Tensor, ModelInputs]:
+        """The clean batch and the model's inputs: the task's degradation of sampled patches,
+        and with ``--negatives`` a quarter of the batch from those, left unmarked."""
+        size = self.config.batch
+        hard = size // 4 if self.negatives else 0
+        clean = torch.from_numpy(self.sampler.batch(size - hard))
+        inputs = self.degrade(clean, self.generator)
+        if self.negatives and hard:
+            negatives = torch.from_numpy(self.negatives.batch(hard))
+            clean = torch.cat([clean, negatives])
+            inputs = with_negatives(inputs, negatives)
+        return clean, inputs
 
     def progress(self) -> float:
         """How far the schedule is, 0 -> 1: by wall-clock time under ``--minutes``, else steps."""

@@ -1,6 +1,7 @@
 """Mark segmentation, training side: the loss learns, users' own masks train it, and an export
 runs as ``--task segment`` and pairs with a remover in the zoo."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from aepipe.training.data import PatchSampler, load_masked_images
 from aepipe.training.export import update_manifest
 from aepipe.training.networks import create_model
 from aepipe.training.networks.losses import training_loss
-from aepipe.training.train import DEGRADATIONS
+from aepipe.training.task_batches import with_negatives
+from aepipe.training.train import DEGRADATIONS, Trainer, parse_args
 
 pytestmark = pytest.mark.train
 
@@ -47,6 +49,32 @@ def test_a_few_steps_on_synthetic_marks_lower_the_loss():
     assert np.mean(losses[-3:]) < 0.9 * losses[0], losses
     metrics = model.validation_metrics(inputs, clean)
     assert 0 <= metrics["val_iou"] <= 1 and 0 <= metrics["val_false_alarm"] <= 1
+
+
+def test_hard_negatives_join_a_batch_unmarked():
+    clean = torch.rand(4, 3, 16, 16)
+    inputs = DEGRADATIONS["segment"](clean, torch.Generator().manual_seed(1))
+    negatives = torch.rand(2, 3, 16, 16)
+    joined = with_negatives(inputs, negatives)
+    assert joined.keys() == inputs.keys()
+    assert torch.equal(joined["x"][4:], negatives) and torch.equal(joined["x"][:4], inputs["x"])
+    assert not joined["target_alpha"][4:].any()
+    assert torch.equal(joined["target_alpha"][:4], inputs["target_alpha"])
+
+
+def test_the_trainer_draws_a_quarter_of_each_batch_from_the_negatives(tmp_path: Path):
+    images, _ = squares(tmp_path)
+    negatives = tmp_path / "negatives"
+    negatives.mkdir()
+    (negatives / "n.png").write_bytes(save(np.full((40, 40, 3), 7, np.uint8)))
+    common = ["--task", "segment", "--data", str(images), "--out", str(tmp_path / "run")]
+    config = parse_args([*common, "--negatives", str(negatives), "--batch", "8", "--patch", "16"])
+    clean, inputs = Trainer(dataclasses.replace(config, holdout=1))._batch()
+    assert clean.shape == (8, 3, 16, 16) and inputs["x"].shape == (8, 3, 16, 16)
+    assert torch.allclose(inputs["x"][6:], torch.tensor(7 / 255))  # the last two: negatives
+    assert not inputs["target_alpha"][6:].any()
+    with pytest.raises(ValueError, match="--negatives is for --task segment"):
+        Trainer(parse_args(["--task", "denoise", *common[2:], "--negatives", str(negatives)]))
 
 
 def test_masks_travel_with_their_images_through_the_sampler(tmp_path: Path):
