@@ -54,11 +54,11 @@ from aepipe.training.task_batches import (
     GaussianNoise,
     ModelInputs,
     SuperResolution,
-    Watermark,
     fixed_noise,
     given_masks,
     inpainting_holes,
     mark_segmentation,
+    wide_marks,
     with_negatives,
 )
 
@@ -81,14 +81,14 @@ DEGRADATIONS: dict[str, Degradation] = {
     "anomaly": ForeignPatches(),  # a model of normal images that removes what is not normal
     "superres-x2": SuperResolution(2),
     "superres-x4": SuperResolution(4),
-    "unwatermark": Watermark(),
+    "unwatermark": wide_marks,  # the mark's matte, inverted (networks/unet.WatermarkMatteUNet)
     "segment": mark_segmentation,  # where a watermark is: its alpha, thresholded
     "inpaint": inpainting_holes,  # fill a hole (brush strokes, mark shapes) from around it
     "embed": reconstruct,  # whole scenes at thumbnail size (PATCH_ZOOM): what --task embed sees
 }
-#: Tasks whose patches are rescaled (``PatchSampler.zoom``): a detector must not take the
-#: detail of a larger or smaller scan than its training photos for what it detects.
-PATCH_ZOOM = {"segment": (0.5, 2.0), "embed": (0.125, 1.0)}
+#: Tasks whose patches are rescaled (``PatchSampler.zoom``): a mark detector or remover must
+#: not take the detail of a larger or smaller scan than its training photos for a mark.
+PATCH_ZOOM = {"segment": (0.5, 2.0), "unwatermark": (0.5, 2.0), "embed": (0.125, 1.0)}
 
 
 @dataclass(frozen=True, kw_only=True)
