@@ -84,7 +84,7 @@ class Shortlist:
 
     def rows(self) -> list[ReportRow]:
         """Every kept row once, in the order the rows arrived."""
-        kept = {i: r for heap in self._heaps.values() for _, i, r in heap}
+        kept = {-negated: r for heap in self._heaps.values() for _, negated, r in heap}
         kept |= {i: r for first in self._firsts.values() for i, r in first}
         return [kept[i] for i in sorted(kept)]
 

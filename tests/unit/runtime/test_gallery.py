@@ -30,3 +30,14 @@ def test_the_largest_detected_marks_get_a_gallery_with_their_masks(tmp_path: Pat
     assert [item.key for item in gallery.items] == ["p2.png", "p3.png"]
     assert gallery.items[0].caption == "mask_area 30.00%"
     assert [t.label for t in gallery.items[0].thumbnails] == ["input", "output"]
+
+
+def test_a_row_kept_for_several_reasons_is_shown_once_in_arrival_order():
+    """A flagged anomaly is both among the first flagged rows and the top scores: the
+    gallery once listed it twice (the top-score heaps keyed it by its negated index)."""
+    shortlist = Shortlist(size=3)
+    for index, score in enumerate([9.0, 1.0, 7.0, 8.0]):
+        row = ReportRow(f"p{index}.png")
+        row.extra.update(anomaly_score=score, anomalous=score > 5)
+        shortlist.add(row)
+    assert [r.key for r in shortlist.rows()] == ["p0.png", "p2.png", "p3.png"]  # not p1: 1.0
