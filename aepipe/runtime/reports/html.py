@@ -59,8 +59,10 @@ class Gallery:
     items: Sequence[GalleryItem]
 
 
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
+def data_uri(image: bytes) -> str:
+    """A PNG or an SVG document (the histograms) as an ``<img>`` source."""
+    mime = "image/svg+xml" if image.startswith(b"<svg") else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(image).decode()
 
 
 def write_page(

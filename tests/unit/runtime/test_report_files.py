@@ -4,8 +4,10 @@ import io
 import json
 import math
 import re
+from xml.etree import ElementTree
 
 import pyarrow.parquet as pq
+import pytest
 
 from aepipe.runtime.reports import (
     ReportCollector,
@@ -15,7 +17,7 @@ from aepipe.runtime.reports import (
     write_report,
 )
 from aepipe.runtime.reports.html import Gallery, GalleryItem, Thumbnail, write_page
-from aepipe.runtime.reports.plots import histogram_png
+from aepipe.runtime.reports.plots import histogram_svg, nice_ticks
 from aepipe.storage import open_storage
 
 HOSTILE = "<script>alert(1)</script>.png"
@@ -78,11 +80,29 @@ def test_report_files_include_parquet_with_typed_columns_and_the_page(tmp_path):
     assert types["key"] == "string" and types["psnr"] == "double" and types["anomalous"] == "bool"
     assert table.column("psnr").to_pylist() == [31.5, None, None]  # inf is not a value
     page = (tmp_path / "_reports/r1/report.html").read_text()
-    assert "data:image/png;base64," in page  # the anomaly_score histogram
+    assert "data:image/svg+xml;base64," in page  # the anomaly_score histogram
     written = json.loads((tmp_path / "_reports/r1/summary.json").read_text())
     assert written["files"] == files and written["thresholds"] == {"anomaly_score": 5.0}
 
 
-def test_histogram_marks_the_threshold():
-    png = histogram_png([1.0, 2.0, 3.0, 8.0], "anomaly_score", 5.0)
-    assert png.startswith(b"\x89PNG") and len(png) > 1000
+def test_histogram_marks_the_threshold_and_counts_each_side():
+    svg = ElementTree.fromstring(histogram_svg([1.0, 2.0, 3.0, 8.0], "<score>", 5.0))
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert "<score>: 4 images, 1 above the threshold" in texts and "threshold 5" in texts
+    dashed = [line for line in svg.iter() if line.get("stroke-dasharray")]
+    assert len(dashed) == 1
+    bars = [r for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") != "white"]
+    heights = sorted(float(r.get("height")) for r in bars)
+    # five bins over 1..8: 1 and 2 share the first
+    assert len(bars) == 3 and heights[-1] == pytest.approx(2 * heights[0], abs=0.2)
+
+
+def test_histogram_of_one_repeated_value_still_draws():
+    svg = histogram_svg([2.5] * 10, "bpp", None)
+    assert b"bpp: 10 images" in svg and b"nan" not in svg
+
+
+def test_ticks_are_round_and_inside_the_range():
+    assert nice_ticks(24.1, 36.2) == [25, 30, 35]
+    assert nice_ticks(0.0, 0.93) == [0.0, 0.2, 0.4, 0.6, 0.8]
+    assert nice_ticks(0.0, 3.15, integers=True) == [0, 1, 2, 3]
