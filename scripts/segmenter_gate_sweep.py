@@ -7,12 +7,13 @@ least A pixels and a mean probability of at least M": how many clean photos woul
 touched, and what share of the true-mark components' pixels would be kept (what the remover
 could still reach). Only rules on the detector's own output; the fill is not run.
 
-    python scripts/segmenter_gate_sweep.py ../shared/data/Kodak24 ../shared/data/CBSD68
+    python scripts/segmenter_gate_sweep.py ../shared/data/Kodak24 ../shared/data/CBSD68 \
+        [--model SEGMENTER.onnx]     # default: the shipped segmenter
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +45,9 @@ def components(probability: np.ndarray, truth: np.ndarray) -> np.ndarray:
     )
 
 
-def sweep(folder: Path) -> None:
-    detector = load_detector(TaskOptions(task="segment"))
-    assert detector is not None  # the zoo ships a segmenter
+def sweep(folder: Path, model: str) -> None:
+    detector = load_detector(TaskOptions(task="segment", model=model or None))
+    assert detector is not None  # segment always has a model
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
     clean_parts, marked_parts = [], []
     for i, path in enumerate(files):
@@ -67,5 +68,9 @@ def sweep(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    for argument in sys.argv[1:]:
-        sweep(Path(argument))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", nargs="+", type=Path, help="folders of unmarked photos")
+    parser.add_argument("--model", default="", help="a segmenter .onnx (default: the shipped one)")
+    arguments = parser.parse_args()
+    for folder in arguments.data:
+        sweep(folder, arguments.model)
