@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -32,6 +33,7 @@ THUMBNAIL_SIDE = 192
 PROJECTION_SIDE = 48  # thumbnails drawn on the embedding map
 SHEET_CELL = 96  # side of one image on a contact sheet
 PER_GALLERY = 8
+THUMBNAIL_THREADS = 4
 
 
 def thumbnail_png(data: bytes, key: str, side: int = THUMBNAIL_SIDE) -> bytes:
@@ -97,31 +99,39 @@ def build_galleries(
 ) -> list[Gallery]:
     done = [r for r in rows if r.status is RowStatus.OK]
     galleries = []
-    scored = [r for r in done if _number(r, "anomaly_score") is not None]
-    if scored:
-        top = sorted(scored, key=lambda r: -(_number(r, "anomaly_score") or 0))[:per_gallery]
-        galleries.append(
-            Gallery("Most anomalous", [_item(r, source, dest, "heatmap", _anomaly) for r in top])
-        )
-    masked = [r for r in done if _number(r, "mask_area")]
-    if masked:
-        top = sorted(masked, key=lambda r: -(_number(r, "mask_area") or 0))[:per_gallery]
-        items = [_item(r, source, dest, "output", _mask) for r in top]
-        galleries.append(Gallery("Largest detected marks and holes", items))
-    flagged = [r for r in done if r.extra.get("out_of_domain") is True][:per_gallery]
-    if flagged:
-        items = [_item(r, source, dest, "output", _domain) for r in flagged]
-        galleries.append(Gallery("Inputs outside the models' training domain", items))
-    changed = [r for r in done if r.psnr is not None and "anomaly_score" not in r.extra]
-    if changed:
-        by_psnr = sorted(changed, key=lambda r: r.psnr if r.psnr is not None else math.inf)
-        least = [r for r in reversed(by_psnr) if r not in by_psnr[:per_gallery]][:per_gallery]
-        for title, chosen in (
-            ("Most changed by the model (lowest PSNR output vs input)", by_psnr[:per_gallery]),
-            ("Least changed", least),
-        ):
-            items = [_item(r, source, dest, "output", _psnr) for r in chosen]
-            galleries.append(Gallery(title, items))
+    # Each item reads one or two objects and makes thumbnails of them: threads overlap the
+    # reads, and Pillow's decoders and encoders release the GIL (a 24-image run's galleries:
+    # 1.4 s one after the other).
+    with ThreadPoolExecutor(THUMBNAIL_THREADS, thread_name_prefix="aepipe-gallery") as pool:
+
+        def items(
+            chosen: Sequence[ReportRow], output: str, caption: Callable[[ReportRow], str]
+        ) -> list[GalleryItem]:
+            return list(pool.map(lambda r: _item(r, source, dest, output, caption), chosen))
+
+        scored = [r for r in done if _number(r, "anomaly_score") is not None]
+        if scored:
+            top = sorted(scored, key=lambda r: -(_number(r, "anomaly_score") or 0))[:per_gallery]
+            galleries.append(Gallery("Most anomalous", items(top, "heatmap", _anomaly)))
+        masked = [r for r in done if _number(r, "mask_area")]
+        if masked:
+            top = sorted(masked, key=lambda r: -(_number(r, "mask_area") or 0))[:per_gallery]
+            galleries.append(
+                Gallery("Largest detected marks and holes", items(top, "output", _mask))
+            )
+        flagged = [r for r in done if r.extra.get("out_of_domain") is True][:per_gallery]
+        if flagged:
+            title = "Inputs outside the models' training domain"
+            galleries.append(Gallery(title, items(flagged, "output", _domain)))
+        changed = [r for r in done if r.psnr is not None and "anomaly_score" not in r.extra]
+        if changed:
+            by_psnr = sorted(changed, key=lambda r: r.psnr if r.psnr is not None else math.inf)
+            least = [r for r in reversed(by_psnr) if r not in by_psnr[:per_gallery]][:per_gallery]
+            for title, chosen in (
+                ("Most changed by the model (lowest PSNR output vs input)", by_psnr[:per_gallery]),
+                ("Least changed", least),
+            ):
+                galleries.append(Gallery(title, items(chosen, "output", _psnr)))
     return galleries
 
 
