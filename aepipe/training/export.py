@@ -243,8 +243,9 @@ def card_for(model: nn.Module, config: dict, args: argparse.Namespace) -> ModelC
         command += f" --loss {config['loss']}"
     if config.get("clip_grad"):
         command += f" --clip-grad {config['clip_grad']}"
-    if config.get("init_from"):
-        command += f" --init-from {config['init_from']}"
+    for flag in ("masks", "negatives", "init_from"):  # the data beside --data, the start
+        if config.get(flag):
+            command += f" --{flag.replace('_', '-')} {config[flag]}"
     if config.get("device", "auto") != "auto":
         command += f" --device {config['device']}"
     if config.get("minutes"):
