@@ -13,7 +13,7 @@ from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.names import MASK_EXTENSION
-from aepipe.runtime.tasks.segment import SegmentTask
+from aepipe.runtime.tasks.segment import MaskRule, SegmentTask, confident_regions
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,16 @@ def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
         for shift in range(1, pixels + 1):
             grown |= np.roll(layer, shift, axis) | np.roll(layer, -shift, axis)
     return grown
+
+
+def test_only_large_and_confident_regions_count_as_marks():
+    probability = np.zeros((40, 60), np.float32)
+    probability[2:12, 2:12] = 0.97  # 100 pixels, confident: a mark
+    probability[20:30, 2:12] = 0.6  # as large, unsure: a photo's own detail
+    probability[2:6, 30:34] = 0.99  # confident but 16 pixels
+    probability[20:30, 30:40] = 0.9  # one region with an unsure rim still counts ...
+    probability[20:30, 40:41] = 0.55  # ... on its mean (0.87)
+    kept = confident_regions(probability, MaskRule())
+    assert kept[2:12, 2:12].all() and kept[20:30, 30:41].all()
+    assert kept.sum() == 100 + 110
+    assert not confident_regions(probability, MaskRule(min_confidence=0.95))[20:30, 30:41].any()
