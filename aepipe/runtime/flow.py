@@ -51,8 +51,8 @@ from aepipe.runtime.reports.vectors import (
     write_vector_part,
 )
 from aepipe.runtime.reports.writer import report_measures
-from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, Task, TaskRuntime
-from aepipe.runtime.tasks.build import build_task
+from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, TaskRuntime
+from aepipe.runtime.tasks.build import build_task, release_task
 from aepipe.storage import Storage
 
 
@@ -86,7 +86,7 @@ def write_report_task(
 ) -> RunSummary:
     """Merge the run's parts (or a fan-out's children's reports) into ``DEST/_reports/<run_id>/``
     and publish the Prefect artifacts; returns the summary."""
-    summary = finish_report(options, run_id, started, progress, build_task(options), children)
+    summary = finish_report(options, run_id, started, progress, children)
     get_run_logger().info("report: %s (%s)", summary["report"], summary["counts"])
     return summary
 
@@ -104,7 +104,6 @@ def finish_report(
     run_id: str,
     started: datetime,
     progress: ChunkProgress,
-    task: Task,
     children: list[ChildRun] | None = None,
     interrupted: str | None = None,
 ) -> RunSummary:
@@ -114,7 +113,7 @@ def finish_report(
     Prefect artifacts."""
     source, dest = options.storages()
     location = ReportLocation(dest, run_id)
-    provenance, runtime = task.provenance, task.runtime
+    provenance, runtime = _facts_then_release(options)
     rows = (
         child_rows(dest, children)
         if children is not None
@@ -145,6 +144,7 @@ def finish_report(
         summary = collected.totals.summary(run)
         shortlist = collected.shortlist
         if options.dry_run:
+            task = build_task(options)
             summary["estimate"] = estimate_run(collected.totals, shortlist, source, task, options)
         picked = shortlist.rows()
         galleries = [] if options.dry_run else build_galleries(picked, source, dest)
@@ -155,6 +155,17 @@ def finish_report(
         if interrupted is None:
             publish_artifacts(summary, picked)
         return summary
+
+
+def _facts_then_release(options: RunOptions) -> tuple[Mapping[str, str], TaskRuntime]:
+    """What the report needs of the run's task: its provenance and what ran. The task is then
+    released (a dry run's estimate still times it), so the report's memory takes the place of
+    the models' arenas instead of adding to it (docs/benchmarks.md)."""
+    task = build_task(options)
+    facts = task.provenance, task.runtime
+    if not options.dry_run:
+        release_task(options)
+    return facts
 
 
 def run_info(
@@ -190,7 +201,7 @@ def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
     started, flow_run_id = datetime.now(UTC), new_run_id()
     options = RunOptions(**_SIGNATURE.bind(*args, **kwargs).arguments)
     source, dest = options.storages()
-    task = build_task(options)  # a missing or damaged model fails the run before any work
+    build_task(options)  # a missing or damaged model fails the run before any work
     source.probe()  # so does a missing bucket or refused credentials, on either side,
     dest.probe()
     if options.fan_out is not None:
@@ -203,7 +214,7 @@ def _process_images(*args: Any, **kwargs: Any) -> RunSummary:
         _run_chunks(options, ReportLocation(dest, run_id), input_keys(source, options), progress)
     except (KeyboardInterrupt, TerminationSignal) as stop:
         reason = "SIGTERM" if isinstance(stop, TerminationSignal) else "interrupt (Ctrl-C)"
-        partial = finish_report(options, run_id, started, progress, task, interrupted=reason)
+        partial = finish_report(options, run_id, started, progress, interrupted=reason)
         get_run_logger().warning("%s: partial report at %s", reason, partial["report"])
         raise
     return write_report_task(options, run_id, started, progress)

@@ -33,13 +33,14 @@ def vector_part_name(index: int) -> str:
 
 
 def write_vector_part(location: ReportLocation, index: int, rows: Sequence[ReportRow]) -> None:
-    """Move the rows' vectors into the chunk's Parquet part (rows without one: nothing)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """Move the rows' vectors into the chunk's Parquet part (rows without one: nothing, and
+    pyarrow, 29 MB, is not imported while the model still holds its memory)."""
     carried = [row for row in rows if VECTOR_FIELD in row.extra]
     if not carried:
         return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     vectors = [np.asarray(row.extra.pop(VECTOR_FIELD), dtype=np.float32) for row in carried]
     table = pa.table(
         {

@@ -1,13 +1,14 @@
 """``build_task``: the task a run's :class:`TaskOptions` describe, with its model loaded.
 
 Tasks are cached per set of task options, so every chunk a worker process runs shares one
-task object and one ONNX session (a model loads once per worker, not once per chunk).
+task object and one ONNX session (a model loads once per worker, not once per chunk). The flow
+releases its task before writing the report, so the report's memory does not stack on the
+models' arenas.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
-from functools import cache
 
 from aepipe.errors import ModelError
 from aepipe.images.fill import FILL_MODEL
@@ -35,11 +36,25 @@ from aepipe.runtime.tasks.names import (
 from aepipe.runtime.tasks.restore import RestoreTask
 from aepipe.runtime.tasks.segment import MarkDetector, SegmentTask
 
+_TASKS: dict[TaskOptions, Task] = {}
+
 
 def build_task(options: TaskOptions) -> Task:
     """The task ``options`` describe; of a :class:`RunOptions` only the task part counts."""
-    own = {f.name: getattr(options, f.name) for f in fields(TaskOptions)}
-    return _build(TaskOptions(**own))
+    own = _task_options(options)
+    if own not in _TASKS:
+        _TASKS[own] = _build(own)
+    return _TASKS[own]
+
+
+def release_task(options: TaskOptions) -> None:
+    """Forget the cached task: its ONNX sessions (and their arenas) are freed with the last
+    reference to it; a later ``build_task`` loads the models again."""
+    _TASKS.pop(_task_options(options), None)
+
+
+def _task_options(options: TaskOptions) -> TaskOptions:
+    return TaskOptions(**{f.name: getattr(options, f.name) for f in fields(TaskOptions)})
 
 
 def load_domain_check(options: TaskOptions, task: TaskName) -> DomainCheck | None:
@@ -94,7 +109,6 @@ def load_embedder(options: TaskOptions) -> EmbedTask:
     return EmbedTask(encoder, decoder, sha256)
 
 
-@cache
 def _build(options: TaskOptions) -> Task:
     name = options.task
     if name is TaskName.IDENTITY:

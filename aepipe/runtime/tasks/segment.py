@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-import cv2
 import numpy as np
 
 from aepipe.images import DecodedImage, as_rgb, to_float
@@ -81,6 +80,8 @@ class MarkDetector:
 
 def confident_regions(probability: np.ndarray, rule: MaskRule) -> np.ndarray:
     """H x W bool: the pixels over ``rule.threshold`` in the connected regions the rule keeps."""
+    import cv2  # here, as in images/fill: runs without a detector do not load OpenCV
+
     core = probability > rule.threshold
     count, labels, stats, _ = cv2.connectedComponentsWithStats(core.view(np.uint8), connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA]
