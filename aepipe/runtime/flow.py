@@ -52,7 +52,7 @@ from aepipe.runtime.reports.vectors import (
 )
 from aepipe.runtime.reports.writer import report_measures
 from aepipe.runtime.tasks.base import MODEL_SHA256_METADATA, PARAMS_METADATA, TaskRuntime
-from aepipe.runtime.tasks.build import build_task, release_task
+from aepipe.runtime.tasks.build import build_task, release_tasks
 from aepipe.storage import Storage
 
 
@@ -164,7 +164,7 @@ def _facts_then_release(options: RunOptions) -> tuple[Mapping[str, str], TaskRun
     task = build_task(options)
     facts = task.provenance, task.runtime
     if not options.dry_run:
-        release_task(options)
+        release_tasks()
     return facts
 
 

@@ -9,6 +9,7 @@ models' arenas.
 from __future__ import annotations
 
 from dataclasses import fields
+from functools import cache
 
 from aepipe.errors import ModelError
 from aepipe.images.fill import FILL_MODEL
@@ -36,25 +37,18 @@ from aepipe.runtime.tasks.names import (
 from aepipe.runtime.tasks.restore import RestoreTask
 from aepipe.runtime.tasks.segment import MarkDetector, SegmentTask
 
-_TASKS: dict[TaskOptions, Task] = {}
-
 
 def build_task(options: TaskOptions) -> Task:
     """The task ``options`` describe; of a :class:`RunOptions` only the task part counts."""
-    own = _task_options(options)
-    if own not in _TASKS:
-        _TASKS[own] = _build(own)
-    return _TASKS[own]
+    own = {f.name: getattr(options, f.name) for f in fields(TaskOptions)}
+    return _build(TaskOptions(**own))
 
 
-def release_task(options: TaskOptions) -> None:
-    """Forget the cached task: its ONNX sessions (and their arenas) are freed with the last
-    reference to it; a later ``build_task`` loads the models again."""
-    _TASKS.pop(_task_options(options), None)
-
-
-def _task_options(options: TaskOptions) -> TaskOptions:
-    return TaskOptions(**{f.name: getattr(options, f.name) for f in fields(TaskOptions)})
+def release_tasks() -> None:
+    """Forget this process's cached tasks: their ONNX sessions (and arenas) are freed with the
+    last reference to each; a later ``build_task`` loads its models again. Chunks still
+    running keep the task they were given."""
+    _build.cache_clear()
 
 
 def load_domain_check(options: TaskOptions, task: TaskName) -> DomainCheck | None:
@@ -109,6 +103,7 @@ def load_embedder(options: TaskOptions) -> EmbedTask:
     return EmbedTask(encoder, decoder, sha256)
 
 
+@cache
 def _build(options: TaskOptions) -> Task:
     name = options.task
     if name is TaskName.IDENTITY:
