@@ -54,12 +54,15 @@ def white_mark_segmenter(path: Path, card: ModelCard) -> Path:
 
 
 def grey_filler(path: Path, card: ModelCard) -> Path:
-    """Write an ONNX inpainting model x (N x 4 x H x W: RGB blanked in the hole, the hole) ->
-    N x 3 x H x W: the image, mid-grey inside the hole, with ``card`` (in_channels 4)."""
+    """Write an ONNX model of RGB and a mask in (N x 4 x H x W: an inpainting filler's hole or
+    a guided remover's mark) -> N x 3 x H x W: the image, mid-grey inside the mask, with
+    ``card`` (in_channels 4)."""
     nodes = [
         helper.make_node("Split", ["x", "sizes"], ["rgb", "hole"], axis=1),
+        helper.make_node("Sub", ["one", "hole"], ["outside"]),
+        helper.make_node("Mul", ["rgb", "outside"], ["kept"]),
         helper.make_node("Mul", ["hole", "grey"], ["fill"]),
-        helper.make_node("Add", ["rgb", "fill"], ["y"]),
+        helper.make_node("Add", ["kept", "fill"], ["y"]),
     ]
     graph = helper.make_graph(
         nodes,
@@ -69,6 +72,7 @@ def grey_filler(path: Path, card: ModelCard) -> Path:
         [
             numpy_helper.from_array(np.array([3, 1], np.int64), "sizes"),
             numpy_helper.from_array(np.array(0.5, np.float32), "grey"),
+            numpy_helper.from_array(np.array(1.0, np.float32), "one"),
         ],
     )
     return _save(graph, card, path)

@@ -22,6 +22,7 @@ from aepipe.degrade import (
     wide_train_style,
 )
 from aepipe.degrade.holes import free_form_hole
+from aepipe.images.fill import grow
 from aepipe.images.filters import gaussian_blur, unsharp_mask
 
 ModelInputs = dict[str, torch.Tensor]
@@ -141,6 +142,32 @@ def wide_marks(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
     remover: trained on TRAIN_FONTS alone it learnt those fonts' style, not "a semi-transparent
     overlay", and lost 3.1 dB on marks of unseen fonts (issue 17)."""
     return Watermark(style=wide_train_style())(clean, generator)
+
+
+def guided_marks(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
+    """The wide marks on three patches in four, each patch with a mask made as the detector
+    makes one (``networks/guided_matte``): the mark's pixels, grown 1-4 px, missing a piece of
+    the mark now and then, and with false alarms (brush strokes) on unmarked patches and on
+    some marked ones, where the remover must learn to return the input."""
+    inputs = Watermark(style=wide_train_style(), unmarked_fraction=0.25)(clean, generator)
+    rng = numpy_rng(generator)
+    alpha = inputs["target_alpha"].numpy()[:, 0]
+    masks = np.stack([detector_like_mask(a, rng) for a in alpha])
+    return {**inputs, "x": torch.cat([inputs["x"], torch.from_numpy(masks)[:, None]], dim=1)}
+
+
+def detector_like_mask(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """H x W float32 mask of a mark's ``alpha`` (all zeros: an unmarked patch) with the
+    errors a segmenter makes: faint rims left out, a piece missed, strokes flagged that are
+    no mark."""
+    height, width = alpha.shape
+    mask = alpha > rng.uniform(0.0, 0.1)
+    if mask.any() and rng.random() < 0.3:  # a piece of the mark missed
+        top, left = rng.integers(0, height // 2), rng.integers(0, width // 2)
+        mask[top : top + height // 3, left : left + width // 3] = False
+    if not mask.any() or rng.random() < 0.3:  # a false alarm
+        mask |= free_form_hole(rng, height, width, min_area=0.005, max_area=0.1, widths=(2, 10))
+    return grow(mask, int(rng.integers(1, 5))).astype(np.float32)
 
 
 def mark_segmentation(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:

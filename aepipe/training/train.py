@@ -56,6 +56,7 @@ from aepipe.training.task_batches import (
     SuperResolution,
     fixed_noise,
     given_masks,
+    guided_marks,
     inpainting_holes,
     mark_segmentation,
     wide_marks,
@@ -67,6 +68,7 @@ DEFAULT_NETWORKS = {
     "anomaly": "anomaly-ae-m",
     "segment": "mark-segment-unet-s",
     "inpaint": "inpaint-unet-s",
+    "unwatermark-guided": "unwatermark-guided-unet-s",
 }
 
 
@@ -82,13 +84,20 @@ DEGRADATIONS: dict[str, Degradation] = {
     "superres-x2": SuperResolution(2),
     "superres-x4": SuperResolution(4),
     "unwatermark": wide_marks,  # the mark's matte, inverted (networks/unet.WatermarkMatteUNet)
+    # ... told where the detector found it (networks/guided_matte.GuidedMatteUNet)
+    "unwatermark-guided": guided_marks,
     "segment": mark_segmentation,  # where a watermark is: its alpha, thresholded
     "inpaint": inpainting_holes,  # fill a hole (brush strokes, mark shapes) from around it
     "embed": reconstruct,  # whole scenes at thumbnail size (PATCH_ZOOM): what --task embed sees
 }
 #: Tasks whose patches are rescaled (``PatchSampler.zoom``): a mark detector or remover must
 #: not take the detail of a larger or smaller scan than its training photos for a mark.
-PATCH_ZOOM = {"segment": (0.5, 2.0), "unwatermark": (0.5, 2.0), "embed": (0.125, 1.0)}
+PATCH_ZOOM = {
+    "segment": (0.5, 2.0),
+    "unwatermark": (0.5, 2.0),
+    "unwatermark-guided": (0.5, 2.0),
+    "embed": (0.125, 1.0),
+}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,6 +26,7 @@ TASKS = {
     "sr-x2-srnet": "superres-x2",
     "sr-x4-srnet": "superres-x4",
     "unwatermark-unet-s": "unwatermark",
+    "unwatermark-guided-unet-s": "unwatermark-guided",
 }
 
 
@@ -175,6 +176,7 @@ def test_exports_with_parity_and_scale(name: str, tmp_path: Path) -> None:
         task=TASKS[name].split("-")[0],
         architecture=name,
         scale=scale,
+        in_channels=model.in_channels,
         pad_multiple=model.pad_multiple,
     )
     result = export_onnx(model, card, tmp_path / f"{name}.onnx")
@@ -183,5 +185,6 @@ def test_exports_with_parity_and_scale(name: str, tmp_path: Path) -> None:
     assert ModelCard.from_metadata(metadata) == card
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
     side = 3 * model.pad_multiple
-    (output,) = session.run(None, {"x": np.zeros((1, 3, side, 2 * side), np.float32)})
+    x = np.zeros((1, model.in_channels, side, 2 * side), np.float32)
+    (output,) = session.run(None, {"x": x})
     assert output.shape == (1, 3, side * scale, 2 * side * scale)

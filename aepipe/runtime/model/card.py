@@ -27,7 +27,8 @@ class ModelCard:
     version: str = "1"
     architecture: str = ""  # the aepipe.training.networks registry name it was built from
     scale: int = 1  # output/input size ratio (2 or 4 for super-resolution)
-    in_channels: int = 3  # colour channels the net expects; gray input is replicated
+    in_channels: int = 3  # colour channels the net expects (gray input is replicated), or 4:
+    # RGB and a mask (``takes_mask``)
     input_range: tuple[float, float] = (0.0, 1.0)  # pixel values the net was trained on
     pad_multiple: int = 1  # H and W must be multiples of this (U-Net downsampling)
     tile: int = 256  # recommended tile side for CPU; memory grows with tile² x batch
@@ -42,6 +43,11 @@ class ModelCard:
     quantized_from: str = ""  # an int8 copy (aepipe quantize): the float model it was made from
     # Anomaly models: the score definition, normal statistics and threshold (AnomalyScoring)
     anomaly: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def takes_mask(self) -> bool:
+        """RGB and a mask in: an inpainting filler (the hole), a guided remover (the mark)."""
+        return self.in_channels == 4
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

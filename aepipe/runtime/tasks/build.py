@@ -103,18 +103,26 @@ def load_embedder(options: TaskOptions) -> EmbedTask:
     return EmbedTask(encoder, decoder, sha256)
 
 
+def _restoration(options: TaskOptions) -> RestoreTask:
+    name = options.task
+    model, sha256 = load_model(options.model, name, scale=options.scale, threads=options.threads)
+    domain = load_domain_check(options, name)
+    detector = load_detector(options) if name is TaskName.UNWATERMARK else None
+    if model.card.takes_mask and detector is None:
+        raise ModelError(
+            f"{model.card.name} removes marks where a detector masks them; "
+            "give it one (--detector), not none"
+        )
+    return RestoreTask(name, model, sha256, options, domain, detector)
+
+
 @cache
 def _build(options: TaskOptions) -> Task:
     name = options.task
     if name is TaskName.IDENTITY:
         return RestoreTask(name, None, "identity", options)
     if name in RESTORATION_TASKS:
-        model, sha256 = load_model(
-            options.model, name, scale=options.scale, threads=options.threads
-        )
-        domain = load_domain_check(options, name)
-        detector = load_detector(options) if name is TaskName.UNWATERMARK else None
-        return RestoreTask(name, model, sha256, options, domain, detector)
+        return _restoration(options)
     if options.self_ensemble and name in CODEC_TASKS:
         raise ModelError(f"self-ensemble averages restoration models; '{name}' has none to average")
     if name is TaskName.COMPRESS:

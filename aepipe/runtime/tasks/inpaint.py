@@ -23,14 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from aepipe.errors import ImageError
-from aepipe.images import DecodedImage, as_rgb, decode, max_value, to_float
+from aepipe.images import DecodedImage, decode, max_value, to_float
 from aepipe.images.fill import inpaint_classical
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenance_of
 from aepipe.runtime.tasks.names import MASK_EXTENSION, TaskName
 from aepipe.runtime.tasks.segment import MarkDetector
-from aepipe.runtime.tasks.tiled import run_tiled
+from aepipe.runtime.tasks.tiled import run_with_mask
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,7 @@ class InpaintTask(ImageIO):
     def _fill(self, pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
         if self.model is None:
             return inpaint_classical(pixels, hole, self.options.fill)
-        rgb = as_rgb(pixels)
-        blank = np.where(hole[..., None], 0, rgb).astype(rgb.dtype)
-        x = np.dstack([blank, (hole * max_value(rgb.dtype)).astype(rgb.dtype)])
-        filled = run_tiled(self.model, x, self.options, out_channels=3)
-        if pixels.shape[2] == 1:
-            filled = filled.mean(axis=2, keepdims=True).round().astype(pixels.dtype)
+        filled = run_with_mask(self.model, pixels, hole, self.options, blank=True)
         out = pixels.copy()
         out[hole] = filled[hole]
         return out

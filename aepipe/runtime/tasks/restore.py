@@ -22,7 +22,7 @@ from aepipe.runtime.tasks.base import ImageIO, TaskOutput, TaskRuntime, provenan
 from aepipe.runtime.tasks.names import TaskName
 from aepipe.runtime.tasks.noise_level import estimate_noise_sigma
 from aepipe.runtime.tasks.segment import MarkDetector
-from aepipe.runtime.tasks.tiled import run_tiled
+from aepipe.runtime.tasks.tiled import run_tiled, run_with_mask
 
 
 @dataclass
@@ -34,7 +34,8 @@ class RestoreTask(ImageIO):
     model_sha256: str
     options: TaskOptions  # tiling, batch size, self-ensemble and the noise level (σ, 0–255)
     domain: DomainCheck | None = None  # trust check: rows get domain_score, out_of_domain
-    detector: MarkDetector | None = None  # unwatermark: only the pixels it masks may change
+    # unwatermark: only the pixels it masks may change (a guided remover is shown its mask)
+    detector: MarkDetector | None = None
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -74,9 +75,16 @@ class RestoreTask(ImageIO):
         fields.update(detection.fields())
         pixels = image.pixels.copy()
         if detection.detected:
-            restored = run_tiled(self.model, image.pixels, self.options)
+            restored = self._remove(image.pixels, detection.mask)
             pixels[detection.mask] = restored[detection.mask]
         return TaskOutput(pixels, image.alpha, fields)
+
+    def _remove(self, pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The remover's output; a guided remover (``card.takes_mask``) is shown the mask."""
+        assert self.model is not None
+        if self.model.card.takes_mask:
+            return run_with_mask(self.model, pixels, mask, self.options, blank=False)
+        return run_tiled(self.model, pixels, self.options)
 
     def _noise_level(self, image: DecodedImage, fields: dict[str, object]) -> float | None:
         if self.model is None or not self.model.card.noise_level_input:

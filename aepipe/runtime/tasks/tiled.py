@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aepipe.images import as_rgb, max_value
 from aepipe.runtime.ensemble import self_ensemble
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.session import OnnxModel
@@ -78,6 +79,22 @@ def run_tiled(
         batch_size=options.batch_size,
         out_channels=out_channels,
     )
+
+
+def run_with_mask(
+    model: OnnxModel, pixels: np.ndarray, mask: np.ndarray, options: TaskOptions, *, blank: bool
+) -> np.ndarray:
+    """A model that takes RGB and a mask (``card.takes_mask``: the inpainting filler, the
+    guided remover) over ``pixels`` (native dtype) and H x W bool ``mask``, the masked pixels
+    blanked first when ``blank``. Returns the input's channels (gray: the mean of RGB out)."""
+    rgb = as_rgb(pixels)
+    if blank:
+        rgb = np.where(mask[..., None], 0, rgb).astype(rgb.dtype)
+    x = np.dstack([rgb, (mask * max_value(rgb.dtype)).astype(rgb.dtype)])
+    out = run_tiled(model, x, options, out_channels=3)
+    if pixels.shape[2] == 1:
+        out = out.mean(axis=2, keepdims=True).round().astype(pixels.dtype)
+    return out
 
 
 def _model_fn(model: OnnxModel, channels: int, sigma: float | None) -> TileFn:

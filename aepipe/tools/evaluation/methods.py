@@ -44,7 +44,9 @@ def model_methods(config: EvalConfig) -> tuple[list[Method], dict[str, Any]]:
         gated = replace(common, detector=config.detector)
         variants = [("", gated)]
         built = build_task(gated)
-        if isinstance(built, RestoreTask) and built.detector is not None:
+        assert isinstance(built, RestoreTask) and built.model is not None
+        # A guided remover (``takes_mask``) cannot run ungated: it needs the detector's mask.
+        if built.detector is not None and not built.model.card.takes_mask:
             variants.append((" (ungated)", replace(common, detector="none")))
     if config.task == TaskName.DENOISE:
         given = replace(common, noise_level=config.noise_level)

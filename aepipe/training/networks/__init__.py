@@ -4,6 +4,7 @@ from aepipe.training.networks import (  # noqa: F401  (importing a family regist
     compression,
     contractive,
     denoising,
+    guided_matte,
     inpaint,
     lapped_codec,
     segment,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from aepipe.training.networks.losses import LossTerms, emphasised_l1
+from aepipe.training.networks.losses import LossTerms, emphasised_l1, masked_psnr
 from aepipe.training.networks.registry import register_model
 from aepipe.training.networks.unet import UNet
 
@@ -44,14 +44,9 @@ class InpaintUNet(UNet):
         known = 1 - hole.float()
         around = (clean * known).sum(dim=(2, 3), keepdim=True) / known.sum(dim=(2, 3), keepdim=True)
         return {
-            "val_hole_psnr": _hole_psnr(filled, clean, hole),
-            "val_hole_psnr_mean_colour": _hole_psnr(around.expand_as(clean), clean, hole),
+            "val_hole_psnr": masked_psnr(filled, clean, hole),
+            "val_hole_psnr_mean_colour": masked_psnr(around.expand_as(clean), clean, hole),
         }
-
-
-def _hole_psnr(estimate: torch.Tensor, clean: torch.Tensor, hole: torch.Tensor) -> float:
-    squared = ((estimate - clean) ** 2 * hole).sum() / (hole.sum() * clean.shape[1]).clamp(min=1)
-    return float(-10 * torch.log10(squared.clamp(min=1e-10)))
 
 
 @register_model("inpaint-unet-s")

@@ -45,6 +45,12 @@ def emphasised_l1(
     return emphasised_mean((output - target).abs(), emphasis, weight)
 
 
+def masked_psnr(estimate: torch.Tensor, clean: torch.Tensor, mask: torch.Tensor) -> float:
+    """PSNR (peak 1) over the pixels in ``mask`` (N x 1 x H x W, bool) only."""
+    squared = ((estimate - clean) ** 2 * mask).sum() / (mask.sum() * clean.shape[1]).clamp(min=1)
+    return float(-10 * torch.log10(squared.clamp(min=1e-10)))
+
+
 def changed_weighted_l1(
     output: torch.Tensor, target: torch.Tensor, degraded: torch.Tensor, weight: float = 10.0
 ) -> torch.Tensor:

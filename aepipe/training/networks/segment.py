@@ -77,6 +77,6 @@ class SegmentUNet(UNet):
 @register_model("mark-segment-unet-s")
 def mark_segment_unet_s(**kwargs: object) -> SegmentUNet:
     """The trunk of ``unwatermark-unet-s`` (32/64/128, ~1M parameters), so it can start from
-    the remover's own mark finder (``scripts/segmenter_from_matte.py``): trained from scratch
+    the remover's own mark finder (``scripts/init_from_matte.py segmenter``): trained from scratch
     for 500 CPU steps it still predicted no mark at all."""
     return SegmentUNet(**kwargs)  # type: ignore[arg-type]

@@ -132,6 +132,8 @@ class WatermarkMatteUNet(UNet):
     as well as the clean image (``target_alpha`` from the ``Watermark`` degradation).
     """
 
+    in_channels = 3  # the marked image
+
     def __init__(
         self,
         widths: tuple[int, ...] = (32, 64, 128),
@@ -139,7 +141,7 @@ class WatermarkMatteUNet(UNet):
         max_alpha: float = 0.95,
         marked_weight: float = 1.0,
     ) -> None:
-        super().__init__(3, 7, widths, blocks)  # alpha logit, colour, residual
+        super().__init__(self.in_channels, 7, widths, blocks)  # alpha logit, colour, residual
         self.max_alpha = max_alpha
         self.marked_weight = marked_weight  # marked pixels weigh 1 + this in the losses
         # Training starts at the identity, give or take 1/255: alpha ~0.006, colour 0.5, r = 0.

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from imagefactory import save
-from modelfactory import blur_autoencoder, photo_like, white_mark_segmenter
+from modelfactory import blur_autoencoder, grey_filler, photo_like, white_mark_segmenter
 
+from aepipe.errors import ModelError
 from aepipe.images import decode
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import ChunkOptions, TaskOptions
@@ -73,6 +74,22 @@ def test_the_gated_remover_changes_only_masked_pixels(models):
     changed = (output.pixels != pixels).any(axis=2)
     assert changed.any() and not changed[~_grown(truth, 3)].any()  # the input's elsewhere
     assert output.fields["mark_detected"] is True
+
+
+def test_a_guided_remover_is_shown_the_mask_and_refuses_to_run_without_one(models, tmp_path: Path):
+    segmenter, _ = models
+    card = ModelCard(name="grey-guided", task="unwatermark", in_channels=4, tile=48)
+    guided = str(grey_filler(tmp_path / "guided.onnx", card))
+    task = build_task(TaskOptions(task="unwatermark", model=guided, detector=segmenter))
+    pixels, truth = marked()
+    output = task.apply(decode(save(pixels), "a.png")).pixels
+    masked = (output != pixels).any(axis=2)
+    assert masked[truth].all() and not masked[~_grown(truth, 3)].any()
+    assert np.all(np.abs(output[masked].astype(int) - 128) <= 1)  # its fill, where it was told
+    gray = task.apply(decode(save(pixels[..., 0]), "g.png")).pixels
+    assert gray.shape == (*pixels.shape[:2], 1) and np.array_equal(gray[..., 0], output[..., 0])
+    with pytest.raises(ModelError, match="grey-guided removes marks where a detector"):
+        build_task(TaskOptions(task="unwatermark", model=guided, detector="none"))
 
 
 def test_with_nothing_detected_the_output_is_the_input_and_the_row_says_so(models):
