@@ -175,10 +175,12 @@ def update_manifest(
     parts: Mapping[str, ExportResult],
     default: bool,
     companion_of: Sequence[str] = (),
+    companions_from: str = "",
 ) -> None:
     """Add or replace the entry named ``card.name`` (one entry, whatever its parts); with
     ``default``, it becomes the only default of its task and scale; the entries named in
-    ``companion_of`` get it as their trust check or detector (by its task)."""
+    ``companion_of`` get it as their trust check or detector (by its task); it gets the trust
+    check and detector of the entry named ``companions_from`` (a successor of that model)."""
     manifest = zoo / "manifest.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
     previous: dict[str, Any] = next(
@@ -198,9 +200,14 @@ def update_manifest(
         for name, result in parts.items()
     }
     entry = {"default": default, "parts": files, "card": json.loads(card.to_json())}
-    for role in ("domain_check", "detector"):  # a re-export keeps the models paired with it
-        if previous.get(role):
-            entry[role] = previous[role]
+    paired = previous  # a re-export keeps the models paired with it
+    if companions_from:
+        paired = next((m for m in models if m["card"]["name"] == companions_from), {})
+        if not paired:
+            raise ValueError(f"--companions-from {companions_from}: no such model in {manifest}")
+    for role in COMPANION_ROLES.values():
+        if paired.get(role):
+            entry[role] = paired[role]
     models.append(entry)
     if companion_of:
         if card.task not in COMPANION_ROLES:
@@ -322,6 +329,11 @@ def main(argv: list[str] | None = None) -> None:
         help="zoo models this one serves: a domain-check model becomes their trust check, a "
         "segment model the detector that gates them",
     )
+    parser.add_argument(
+        "--companions-from",
+        default="",
+        help="a zoo model whose trust check and detector this one gets too (its successor)",
+    )
     args = parser.parse_args(argv)
     model, config = load_checkpoint(args.checkpoint)
     card = card_for(model, config, args)
@@ -336,7 +348,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.task in THUMBNAIL_TASKS and isinstance(model, TwoPartModel) and not args.out:
         parts |= export_parts(model, card, args.zoo)
     if not args.out:
-        update_manifest(args.zoo, card, parts, args.default, args.companion_of)
+        update_manifest(
+            args.zoo, card, parts, args.default, args.companion_of, args.companions_from
+        )
         save_weights(model, config, args.weights / f"{args.name}.pt")
     for result in parts.values():
         print(f"{result.path}  sha256 {result.sha256}  parity max|diff| {result.max_abs_diff:.2e}")

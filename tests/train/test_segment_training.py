@@ -112,9 +112,10 @@ def test_a_segmenter_export_becomes_the_detector_of_the_models_it_serves(tmp_pat
     from aepipe.runtime.model.card import ModelCard
     from aepipe.training.export import ExportResult
 
-    def add(name: str, task: str, companion_of: tuple[str, ...] = ()) -> None:
+    def add(name: str, task: str, companion_of: tuple[str, ...] = (), successor_of="") -> None:
         part = {"model": ExportResult(tmp_path / f"{name}.onnx", "0" * 64, 0.0)}
-        update_manifest(tmp_path, ModelCard(name=name, task=task), part, True, companion_of)
+        card = ModelCard(name=name, task=task)
+        update_manifest(tmp_path, card, part, True, companion_of, successor_of)
 
     add("remover", "unwatermark")
     add("finder", "segment", ("remover",))
@@ -127,6 +128,13 @@ def test_a_segmenter_export_becomes_the_detector_of_the_models_it_serves(tmp_pat
         m["card"]["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]
     }
     assert entries["remover"]["detector"] == "finder"
+    add("remover-v2", "unwatermark", successor_of="remover")  # a successor takes them over
+    entries = {
+        m["card"]["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]
+    }
+    assert entries["remover-v2"]["detector"] == "finder"
+    with pytest.raises(ValueError, match="--companions-from nobody: no such model"):
+        add("remover-v3", "unwatermark", successor_of="nobody")
     with pytest.raises(ValueError, match="no such model"):
         add("finder", "segment", ("nobody",))
     with pytest.raises(ValueError, match="serves no other"):
