@@ -11,6 +11,7 @@ import torch
 from imagefactory import save
 from modelfactory import photo_like, white_mark_segmenter
 from PIL import Image
+from tiny_runs import train_and_export
 
 from aepipe.cli import main
 from aepipe.runtime.model.card import ModelCard
@@ -49,18 +50,8 @@ def test_detector_like_masks_cover_the_mark_and_raise_false_alarms() -> None:
 
 @pytest.mark.slow
 def test_train_export_and_remove_behind_a_detector(tmp_path: Path) -> None:
-    images = tmp_path / "images"
-    images.mkdir()
+    model = train_and_export(tmp_path, "unwatermark-guided", "unwatermark", patch=32)
     rng = np.random.default_rng(0)
-    for i in range(3):
-        (images / f"p{i}.png").write_bytes(save(rng.integers(0, 256, (48, 48, 3), np.uint8)))
-    run = tmp_path / "run"
-    args = ["train", "--task", "unwatermark-guided", "--data", str(images), "--out", str(run)]
-    args += ["--batch", "2", "--patch", "32", "--holdout", "1", "--threads", "1", "--steps", "2"]
-    assert main([*args, "--val-every", "2"]) == 0
-    model = tmp_path / "guided.onnx"
-    export = ["export", str(run / "last.pt"), "--name", "guided", "--task", "unwatermark"]
-    assert main([*export, "--out", str(model)]) == 0
     detector = white_mark_segmenter(
         tmp_path / "white.onnx", ModelCard(name="white", task="segment", tile=64)
     )

@@ -9,6 +9,7 @@ import pytest
 import torch
 from imagefactory import save
 from test_task_nets import loss_curve
+from tiny_runs import train_and_export
 
 from aepipe.cli import main
 from aepipe.degrade.holes import free_form_hole
@@ -58,18 +59,8 @@ def test_with_hole_blanks_the_hole_and_appends_it():
 
 @pytest.mark.slow
 def test_train_export_and_fill_with_the_network(tmp_path: Path):
-    images = tmp_path / "images"
-    images.mkdir()
+    model = train_and_export(tmp_path, "inpaint", "inpaint", patch=16)
     rng = np.random.default_rng(0)
-    for i in range(3):
-        (images / f"p{i}.png").write_bytes(save(rng.integers(0, 256, (40, 48, 3), np.uint8)))
-    run = tmp_path / "run"
-    args = ["train", "--task", "inpaint", "--data", str(images), "--out", str(run)]
-    args += ["--batch", "2", "--patch", "16", "--holdout", "1", "--threads", "1", "--steps", "2"]
-    assert main([*args, "--val-every", "2"]) == 0
-    model = tmp_path / "fill.onnx"
-    export = ["export", str(run / "last.pt"), "--name", "fill", "--task", "inpaint"]
-    assert main([*export, "--out", str(model)]) == 0
     holed = tmp_path / "holed"
     holed.mkdir()
     pixels = rng.integers(0, 256, (40, 48, 3), np.uint8)

@@ -6,6 +6,7 @@ import boto3
 import numpy as np
 import pytest
 from imagefactory import save
+from tiny_runs import random_images
 
 from aepipe.cli import TRAINING_COMMANDS, main
 from aepipe.runtime.model.card import ModelCard
@@ -52,11 +53,7 @@ def test_train_resume_and_export_from_s3(s3_env, s3_bucket, tmp_path, capsys):
 
 
 def test_an_embedding_model_at_another_size_trains_exports_and_embeds(tmp_path, capsys):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(3):
-        (photos / f"{i}.png").write_bytes(save(rng.integers(0, 256, (40, 56, 3), np.uint8)))
+    photos = random_images(tmp_path / "photos", 40, 56, seed=1)
     run = tmp_path / "run"
     model_args = json.dumps({"widths": [8], "code_channels": 2})
     train = ["train", "--model", "ae-undercomplete", "--model-args", model_args, "--task", "embed"]
@@ -75,7 +72,8 @@ def test_an_embedding_model_at_another_size_trains_exports_and_embeds(tmp_path, 
     from aepipe.runtime.tasks.build import build_task
 
     task = build_task(TaskOptions(task="embed", model=str(zoo / "embed-test.encoder.onnx")))
-    fields = task.apply(decode(save(rng.integers(0, 256, (30, 50, 3), np.uint8)), "x")).fields
+    image = np.random.default_rng(1).integers(0, 256, (30, 50, 3), np.uint8)
+    fields = task.apply(decode(save(image), "x")).fields
     assert fields["embedding_dim"] == 2 * 8 * 8 and fields["reconstruction_psnr"] > 0
 
 
