@@ -17,7 +17,6 @@ like the detector's (grown, with misses and false alarms).
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from aepipe.training.networks.losses import LossTerms, masked_psnr
 from aepipe.training.networks.registry import register_model
@@ -42,10 +41,7 @@ class GuidedMatteUNet(WatermarkMatteUNet):
         restored = self.unblend(image, alpha_logit, colour, residual)
         area = mask.sum().clamp(min=1)
         image_error = ((restored - target).abs() * mask).sum() / (3 * area)
-        alpha_cross_entropy = nn.functional.binary_cross_entropy_with_logits(
-            alpha_logit, (true_alpha / self.max_alpha).clamp(max=1), reduction="none"
-        )
-        alpha_error = (alpha_cross_entropy * mask).sum() / area
+        alpha_error = (self.alpha_cross_entropy(alpha_logit, true_alpha) * mask).sum() / area
         terms = {"mask_l1": image_error.item(), "alpha_bce": alpha_error.item()}
         return image_error + alpha_error, terms
 

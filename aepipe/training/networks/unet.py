@@ -164,6 +164,12 @@ class WatermarkMatteUNet(UNet):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]  # same shape
         return self.unblend(x, *self.matte(x))
 
+    def alpha_cross_entropy(self, logit: torch.Tensor, true_alpha: torch.Tensor) -> torch.Tensor:
+        """Per-pixel cross-entropy of the alpha logit against the true alpha, as a share of
+        ``max_alpha`` (the most the remover can say)."""
+        target = (true_alpha / self.max_alpha).clamp(max=1)
+        return nn.functional.binary_cross_entropy_with_logits(logit, target, reduction="none")
+
     def training_loss(
         self, inputs: dict[str, torch.Tensor], target: torch.Tensor
     ) -> tuple[torch.Tensor, LossTerms]:
@@ -181,10 +187,9 @@ class WatermarkMatteUNet(UNet):
         image_error = emphasised_l1(
             self.unblend(x, alpha_logit, colour, residual), target, marked, self.marked_weight
         )
-        alpha_cross_entropy = nn.functional.binary_cross_entropy_with_logits(
-            alpha_logit, (true_alpha / self.max_alpha).clamp(max=1), reduction="none"
+        alpha_error = emphasised_mean(
+            self.alpha_cross_entropy(alpha_logit, true_alpha), marked, self.marked_weight
         )
-        alpha_error = emphasised_mean(alpha_cross_entropy, marked, self.marked_weight)
         terms = {"image_l1": image_error.item(), "alpha_bce": alpha_error.item()}
         return image_error + alpha_error, terms
 
