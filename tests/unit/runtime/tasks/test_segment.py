@@ -141,3 +141,13 @@ def test_only_large_and_confident_regions_count_as_marks():
     assert kept[2:12, 2:12].all() and kept[20:30, 30:41].all()
     assert kept.sum() == 100 + 110
     assert not confident_regions(probability, MaskRule(min_confidence=0.95))[20:30, 30:41].any()
+
+
+def test_a_line_along_the_border_is_no_mark():
+    """A film scan's dark last row looks like a stroke to the segmenter: 3 px across is a line."""
+    probability = np.zeros((40, 200), np.float32)
+    probability[37:40, :] = 0.97  # 600 confident pixels, 3 px tall
+    probability[10:14, 20:60] = 0.97  # 4 px tall: thin, but a mark may be
+    kept = confident_regions(probability, MaskRule())
+    assert not kept[37:].any()
+    assert kept[10:14, 20:60].all()
