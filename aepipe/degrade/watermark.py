@@ -4,8 +4,7 @@ A mark is text (words, © notices, URLs, handles, dates, made-up names) and/or a
 drawn in one colour with an optional contrasting outline, rotated, placed once or tiled over
 the image, and alpha-blended at a random opacity. Training and evaluation use disjoint fonts
 and logo shapes (``TRAIN_STYLE`` / ``HELDOUT_STYLE``), so evaluation measures removal of marks
-the network never saw rather than memorised glyphs. ``add_scene_lettering`` paints the
-opposite, a segmenter's decoy: words that belong to the scene, opaque, lit and seen at an angle.
+the network never saw rather than memorised glyphs.
 
 Numpy and Pillow only (evaluation runs it without torch). Every random choice is drawn from
 the caller's ``numpy.random.Generator``: the same generator state gives the same mark.
@@ -13,7 +12,6 @@ the caller's ``numpy.random.Generator``: the same generator state gives the same
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import math
 from collections.abc import Callable, Sequence
@@ -24,8 +22,6 @@ from typing import TypedDict, TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-
-from aepipe.images.filters import gaussian_blur
 
 T = TypeVar("T")
 
@@ -455,62 +451,3 @@ def add_watermark(
         out[covered] = np.clip(out[covered] * (1 - a) + colour * a, 0.0, 1.0)
         untouched *= 1 - alpha
     return out, 1 - untouched
-
-
-# --- decoys: lettering that belongs to the scene -----------------------------------------------
-
-
-def add_scene_lettering(
-    image: np.ndarray,
-    rng: np.random.Generator,
-    style: WatermarkStyle,
-    reference_side: int | None = None,
-) -> np.ndarray:
-    """Paint opaque lettering *into* an H x W x 3 float image in [0, 1], as scenes carry it
-    (a shop sign, a number on a hull, a name on a raft), and return the painted image.
-
-    This is not a mark, and a segmenter must learn to leave it alone: trained on overlays and
-    plain photos only, it flagged the painted words of unmarked Kodak scans (issue 17). What
-    tells the two apart is how they are made, not the font: paint covers what is under it
-    (no texture shows through), sits on a plate now and then, is lit as the scene is (the
-    photo's low-passed luminance shades it), is seen at an angle (sheared and squashed) and
-    is as soft as the photo (blurred 0.3-1.2 px). The text and fonts are the marks' own.
-    """
-    shape = (image.shape[0], image.shape[1])
-    size = max(8, round((reference_side or min(shape)) * rng.uniform(*style.text_height)))
-    content = _content(rng, style, size)
-    text, _ = _render(dataclasses.replace(content, logo=None, logo_side=0, stroke=0))
-    margin = size // 4
-    canvas = Image.new("L", (text.width + 2 * margin, text.height + 2 * margin))
-    canvas.paste(text, (margin, margin))
-    text_colour = _colour(rng, _pick(rng, style.colours))
-    layers = [(canvas, text_colour)]
-    if rng.random() < 0.4:  # a plate behind the text, in a colour that contrasts with it
-        plate_colour = np.clip(1 - text_colour + rng.uniform(-0.2, 0.2, 3), 0, 1)
-        layers.insert(0, (Image.new("L", canvas.size, 255), plate_colour))
-    coverages = _seen_at_an_angle([layer for layer, _ in layers], rng)
-    luminance = gaussian_blur(image.mean(axis=2), size).clip(1e-3, None)
-    shade = np.clip(luminance / luminance.mean(), 0.4, 1.6)[..., None]
-    starts = _starts(rng, shape, coverages[0].shape, tiled=False)
-    out = np.array(image, dtype=np.float32)
-    for coverage, (_, colour) in zip(coverages, layers, strict=True):
-        painted = np.clip(colour.astype(np.float32) * shade, 0, 1)
-        cover = _composite(coverage, starts, shape)[..., None]
-        out = out * (1 - cover) + painted * cover
-    return out
-
-
-def _seen_at_an_angle(layers: list[Image.Image], rng: np.random.Generator) -> list[np.ndarray]:
-    """Same-sized ``layers`` sheared, squashed and softened alike, as a flat surface
-    photographed at an angle: coverage in [0, 1] each."""
-    shear, squash, blur = rng.uniform(-0.35, 0.35), rng.uniform(0.6, 1.0), rng.uniform(0.3, 1.2)
-    width, height = layers[0].size
-    size = (width + math.ceil(abs(shear) * height), height)
-    offset = -shear * height if shear > 0 else 0.0
-    matrix = (1, shear, offset, 0, 1 / squash, 0)
-    coverages = []
-    for layer in layers:
-        warped = layer.transform(size, Image.Transform.AFFINE, matrix, Image.Resampling.BICUBIC)
-        coverage = gaussian_blur(np.asarray(warped, dtype=np.float32) / 255, blur)
-        coverages.append(np.clip(coverage, 0, 1))
-    return coverages

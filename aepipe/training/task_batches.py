@@ -16,7 +16,6 @@ from aepipe.degrade import (
     TRAIN_STYLE,
     WatermarkStyle,
     add_gaussian_noise,
-    add_scene_lettering,
     add_watermark,
     as_8bit,
     imresize,
@@ -120,9 +119,6 @@ class Watermark:
     # patch, so a patch shows a piece of a full-size mark, as evaluation will.
     reference_side: int = 321
     unmarked_fraction: float = 0.5
-    # of the unmarked patches, this share carry opaque lettering painted into the scene
-    # (``add_scene_lettering``): not a mark, for a segmenter to learn to leave alone
-    decoy_fraction: float = 0.0
 
     def __call__(self, clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
         rng = numpy_rng(generator)
@@ -137,8 +133,6 @@ class Watermark:
     def _mark(self, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One H x W x 3 patch, marked (or not, with ``unmarked_fraction``), and its alpha."""
         if rng.random() < self.unmarked_fraction:
-            if self.decoy_fraction and rng.random() < self.decoy_fraction:
-                image = add_scene_lettering(image, rng, self.style, self.reference_side)
             return image, np.zeros(image.shape[:2], dtype=np.float32)
         return add_watermark(image, rng, self.style, self.reference_side)
 
@@ -178,15 +172,13 @@ def detector_like_mask(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 def mark_segmentation(clean: torch.Tensor, generator: torch.Generator) -> ModelInputs:
     """The wide marks (a segmenter must see many more styles than a remover, and as many
-    unmarked photos as marked ones, 40 % of those with lettering painted into the scene) on
-    patches of which a quarter are sharpened first.
+    unmarked photos as marked ones) on patches of which a quarter are sharpened first.
 
     With that, the trainer rescales patches 0.5-2x (``PATCH_ZOOM``): trained on CBSD432's
     small, soft photos alone, the segmenter took the crisp fine detail of larger or downscaled
     scans (Kodak's window grids and spokes) for strokes of a mark. (Not for the remover: its
     target is the clean patch, which it would learn to blur back to.)"""
-    marks = Watermark(style=wide_train_style(), decoy_fraction=0.4)
-    return marks(sharpened(clean, generator), generator)
+    return wide_marks(sharpened(clean, generator), generator)
 
 
 def with_negatives(inputs: ModelInputs, negatives: torch.Tensor) -> ModelInputs:

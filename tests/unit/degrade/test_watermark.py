@@ -16,7 +16,6 @@ from aepipe.degrade.watermark import (
     TRAIN_FONTS,
     TRAIN_STYLE,
     WatermarkStyle,
-    add_scene_lettering,
     add_watermark,
 )
 
@@ -144,50 +143,3 @@ def test_unknown_style_names_are_rejected() -> None:
         WatermarkStyle(fonts=TRAIN_FONTS, logos=("spiral",))
     with pytest.raises(ValueError, match="unknown"):
         WatermarkStyle(fonts=TRAIN_FONTS, colours=("plaid",))
-
-
-def painted_on_flat(shape: tuple[int, int], seed: int, style: WatermarkStyle) -> np.ndarray:
-    """Where lettering drawn with ``seed`` covers a photo fully: there the output is the
-    same paint whether the (flat) photo is dark or light."""
-    dark, light = (np.full((*shape, 3), level, np.float32) for level in (0.3, 0.7))
-    on_dark = add_scene_lettering(dark, np.random.default_rng(seed), style)
-    on_light = add_scene_lettering(light, np.random.default_rng(seed), style)
-    return (on_light - on_dark).max(axis=2) < 0.4 * 0.01
-
-
-LETTERING = dataclasses.replace(TRAIN_STYLE, text_height=(0.2, 0.3), colours=("grey",))
-
-
-def test_scene_lettering_is_opaque_paint_not_an_overlay() -> None:
-    """A segmenter's decoy, unlike a mark (at most 0.8 opaque): where the paint covers, the
-    photo under it is gone; around it, the photo is left as it was."""
-    photo_ = photo(128, 160)
-    covered = 0
-    for seed in range(8):
-        out = add_scene_lettering(photo_, np.random.default_rng(seed), LETTERING)
-        painted = painted_on_flat((128, 160), seed, LETTERING)
-        covered += bool(painted.any())
-        assert (out != photo_).any(axis=2).sum() >= painted.sum()
-        assert (out == photo_).all(axis=2).mean() > 0.3
-        assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
-    assert covered >= 5  # the rest fell off the photo or between words
-
-
-def test_scene_lettering_is_shaded_as_the_scene_is_lit() -> None:
-    """The same paint is darker where the photo is darker: light falls on it."""
-    shape = (80, 400)
-    lit = np.broadcast_to(
-        np.linspace(0.2, 0.8, shape[1], dtype=np.float32)[None, :, None], (*shape, 3)
-    )
-    flat = np.full((*shape, 3), 0.5, np.float32)
-    checked = 0
-    for seed in range(8):
-        painted = painted_on_flat(shape, seed, LETTERING)
-        columns = np.nonzero(painted)[1]
-        if len(columns) < 20 or np.ptp(columns) < 20:
-            continue
-        on_lit = add_scene_lettering(lit, np.random.default_rng(seed), LETTERING)[painted, 0]
-        on_flat = add_scene_lettering(flat, np.random.default_rng(seed), LETTERING)[painted, 0]
-        assert np.corrcoef(columns, on_lit / on_flat)[0, 1] > 0.9
-        checked += 1
-    assert checked >= 3
