@@ -93,7 +93,7 @@ def test_unwatermark_improves_images_marked_in_an_unseen_style(path: Path) -> No
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 17: the shipped remover alters unmarked, resampled photos (33.9 and 38.1 "
+    reason="issue 17: the shipped remover alters unmarked, resampled photos (34.0 and 37.5 "
     "dB): its detector masks 5-12 % of these Lanczos-downscaled samples",
 )
 @pytest.mark.parametrize("name", ["kodim03.png", "kodim23.png"])
@@ -101,7 +101,7 @@ def test_unwatermark_leaves_an_unmarked_photo_alone(name: str) -> None:
     """The known defect, pinned: on the demo's Lanczos-downscaled samples, with no mark at
     all, the detector (mark-segment-unet-s) masks 5-12 % of the image (30-52 % before it saw
     rescaled and sharpened photos, 5-15 % before its hard negatives) and the remover repaints
-    that (33.9 and 38.1 dB against the input with the guided remover, 30.9 and 33.3 with the
+    that (34.0 and 37.5 dB against the input with the guided remover, 30.9 and 33.3 with the
     plain one). Strict, so a fix shows up here."""
     clean = load(SAMPLES / name)
     restored = build_task(TaskOptions(task="unwatermark")).apply(clean).pixels
