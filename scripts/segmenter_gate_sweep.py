@@ -15,16 +15,16 @@ could still reach). Only rules on the detector's own output; the fill is not run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from aepipe.images import as_rgb, decode
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.build import load_detector
 from aepipe.runtime.tasks.names import TaskName
-from aepipe.runtime.tasks.segment import MaskRule
+from aepipe.runtime.tasks.segment import Regions, regions_over
 from aepipe.tools.evaluation.protocol import watermarked
 
 AREAS = (64, 200, 400, 800)
@@ -32,54 +32,41 @@ MEAN_PROBABILITIES = (0.5, 0.85, 0.9, 0.93)
 ACROSS = (1, 4, 6, 8)
 
 
-def components(probability: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(n, 4): area, mean probability, share inside the true mark and pixels across (the
-    bounding box's shorter side) of each component."""
-    core = probability > 0.5
-    labels, count = ndimage.label(core, np.ones((3, 3)))
-    if count == 0:
-        return np.zeros((0, 4))
-    index = np.arange(1, count + 1)
-    boxes = ndimage.find_objects(labels)
-    across = [min(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in boxes]
-    return np.stack(
-        [
-            ndimage.sum(core, labels, index),
-            ndimage.mean(probability, labels, index),
-            ndimage.mean(truth, labels, index),
-            across,
-        ],
-        axis=1,
-    )
+def share_in_mark(regions: Regions, truth: np.ndarray) -> np.ndarray:
+    """Per label: the share of its region's pixels inside the true mark (0 for the background)."""
+    inside = np.bincount(regions.labels.ravel(), truth.ravel(), len(regions.area))
+    share = inside / np.maximum(regions.area, 1)
+    share[0] = 0.0
+    return share
 
 
 def sweep(folder: Path, model: str) -> None:
     detector = load_detector(TaskOptions(task=TaskName.SEGMENT, model=model or None))
     assert detector is not None  # segment always has a model
+    threshold = detector.rule.threshold
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
-    clean_parts, marked_parts = [], []
+    clean_regions: list[Regions] = []
+    marked: list[tuple[Regions, np.ndarray]] = []  # each with its regions' true-mark masks
     for i, path in enumerate(files):
         clean = as_rgb(decode(path.read_bytes(), path.name).pixels)
-        marked, truth = watermarked(clean, i, "unseen")
-        clean_parts.append(components(detector.probability(clean), np.zeros(truth.shape)))
-        marked_parts.append(components(detector.probability(marked), truth))
-    marks = np.concatenate(marked_parts)
-    true_marks = marks[marks[:, 2] > 0.5]
+        marked_pixels, truth = watermarked(clean, i, "unseen")
+        clean_regions.append(regions_over(detector.probability(clean), threshold))
+        regions = regions_over(detector.probability(marked_pixels), threshold)
+        marked.append((regions, share_in_mark(regions, truth) > 0.5))
+    mark_pixels = sum(regions.area[is_mark].sum() for regions, is_mark in marked)
     print(f"{folder.name}: {len(files)} images; rule -> clean photos touched, mark pixels kept")
-    shipped = MaskRule()
-    rules = [(area, mean, 1) for area in AREAS for mean in MEAN_PROBABILITIES]
-    rules += [(shipped.min_pixels, shipped.min_confidence, across) for across in ACROSS[1:]]
-    for area, mean, across in rules:
-        touched = sum(bool(passes(c, area, mean, across).any()) for c in clean_parts)
-        kept = true_marks[passes(true_marks, area, mean, across), 0].sum()
-        share = kept / max(true_marks[:, 0].sum(), 1)
-        rule = f"area >= {area:4d}, mean p >= {mean:.2f}, across >= {across}"
-        print(f"  {rule}: {touched:3d} of {len(files)}, {share:.1%}")
-
-
-def passes(parts: np.ndarray, area: int, mean: float, across: int) -> np.ndarray:
-    """Which of the ``components`` rows a rule keeps."""
-    return (parts[:, 0] >= area) & (parts[:, 1] >= mean) & (parts[:, 3] >= across)
+    rules = [
+        dataclasses.replace(detector.rule, min_pixels=area, min_confidence=mean, min_across=1)
+        for area in AREAS
+        for mean in MEAN_PROBABILITIES
+    ]
+    rules += [dataclasses.replace(detector.rule, min_across=across) for across in ACROSS[1:]]
+    for rule in rules:
+        touched = sum(bool(rule.keeps(regions).any()) for regions in clean_regions)
+        kept = sum(regions.area[rule.keeps(regions) & is_mark].sum() for regions, is_mark in marked)
+        share = kept / max(mark_pixels, 1)
+        name = f"area >= {rule.min_pixels:4d}, mean p >= {rule.min_confidence:.2f}"
+        print(f"  {name}, across >= {rule.min_across}: {touched:3d} of {len(files)}, {share:.1%}")
 
 
 if __name__ == "__main__":

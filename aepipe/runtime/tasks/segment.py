@@ -43,6 +43,38 @@ class MaskRule:
     # across held none of the unseen marks' pixels on Kodak24 and CBSD68.
     min_across: int = 4
 
+    def keeps(self, regions: Regions) -> np.ndarray:
+        """Per label: whether its region counts as a mark (label 0, the background, never)."""
+        kept = (
+            (regions.area >= self.min_pixels)
+            & (regions.mean >= self.min_confidence)
+            & (regions.across >= self.min_across)
+        )
+        kept[0] = False
+        return kept
+
+
+@dataclass(frozen=True)
+class Regions:
+    """The connected regions of a probability map above a threshold, what a rule judges."""
+
+    labels: np.ndarray  # H x W int32: 0 the background, 1..n the regions (8-neighbours)
+    area: np.ndarray  # (n + 1,) pixels per label
+    mean: np.ndarray  # (n + 1,) mean probability per label
+    across: np.ndarray  # (n + 1,) the bounding box's shorter side, in pixels
+
+
+def regions_over(probability: np.ndarray, threshold: float) -> Regions:
+    """The connected regions of ``probability > threshold`` and their statistics."""
+    import cv2  # here, as in images/fill: runs without a detector do not load OpenCV
+
+    core = probability > threshold
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(core.view(np.uint8), connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA]
+    mean = np.bincount(labels.ravel(), probability.ravel(), count) / np.maximum(area, 1)
+    across = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    return Regions(labels, area, mean, across)
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -84,16 +116,8 @@ class MarkDetector:
 
 def confident_regions(probability: np.ndarray, rule: MaskRule) -> np.ndarray:
     """H x W bool: the pixels over ``rule.threshold`` in the connected regions the rule keeps."""
-    import cv2  # here, as in images/fill: runs without a detector do not load OpenCV
-
-    core = probability > rule.threshold
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(core.view(np.uint8), connectivity=8)
-    area = stats[:, cv2.CC_STAT_AREA]
-    mean = np.bincount(labels.ravel(), probability.ravel(), count) / np.maximum(area, 1)
-    across = np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    kept = (area >= rule.min_pixels) & (mean >= rule.min_confidence) & (across >= rule.min_across)
-    kept[0] = False  # label 0: the unmarked background
-    return kept[labels]
+    regions = regions_over(probability, rule.threshold)
+    return rule.keeps(regions)[regions.labels]
 
 
 @dataclass
