@@ -7,6 +7,11 @@ convolution (they see and make pixels) and any node named with ``--keep-float``:
 every node cost the denoiser 0.57–0.88 dB (docs/benchmarks.md). ONNX Runtime's quantiser
 rewrites the shipped file, so no torch is needed; the copy's card names its float source
 (``quantized_from``) and the command that made it.
+
+``--aware-minutes M --weights CKPT`` first fine-tunes the float model's training checkpoint for
+M minutes so that it tolerates the first copy's rounding (``quantize_aware``, torch), then
+quantises the tuned weights by the same recipe; the tuned checkpoint is kept beside ``CKPT`` as
+``<name>.pt`` so that a later leg can continue from it.
 """
 
 from __future__ import annotations
@@ -146,9 +151,26 @@ def main(argv: list[str] | None = None) -> None:
         help="σ of the calibration crops, in turn (models with a noise-level input)",
     )
     parser.add_argument("--keep-float", nargs="*", default=[], help="node names left float")
+    parser.add_argument(
+        "--aware-minutes",
+        type=float,
+        default=0.0,
+        help="fine-tune the float weights against the int8 rounding this long first (torch)",
+    )
+    parser.add_argument(
+        "--weights", type=Path, help="the float model's training checkpoint (--aware-minutes)"
+    )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        help="the float checkpoint to match (default --weights; a later leg gives the original)",
+    )
+    parser.add_argument("--aware-lr", type=float, default=1e-5, help="peak learning rate")
     parser.add_argument("--quality", nargs="*", default=[], help="measured figures, KEY=VALUE")
     parser.add_argument("--zoo", type=Path, default=Path("aepipe/zoo"))
     args = parser.parse_args(argv)
+    if args.aware_minutes and args.weights is None:
+        parser.error("--aware-minutes needs --weights, the float model's training checkpoint")
     entry = next(
         (e for e in load_manifest(args.zoo / "manifest.json") if e.card.name == args.model), None
     )
@@ -169,14 +191,23 @@ def main(argv: list[str] | None = None) -> None:
     images = load_rgb_images(args.data)
     feeds = calibration_feeds(card, images, args.crops, args.side, args.noise_levels)
     target = args.zoo / f"{args.name}.onnx"
-    quantize(
-        source_path,
-        target,
-        feeds,
-        {**source.metadata, CARD_METADATA_KEY: card.to_json()},
-        args.keep_float,
-        args.percentile,
-    )
+    metadata = {**source.metadata, CARD_METADATA_KEY: card.to_json()}
+    quantize(source_path, target, feeds, metadata, args.keep_float, args.percentile)
+    if args.aware_minutes:
+        from aepipe.training.quantize_aware import DistilConfig, tuned_float_model  # torch
+
+        with tempfile.TemporaryDirectory() as scratch:
+            tuned = tuned_float_model(
+                args.weights,
+                args.teacher or args.weights,
+                source_path,
+                target,
+                images,
+                DistilConfig(minutes=args.aware_minutes, lr=args.aware_lr),
+                args.weights.with_name(f"{args.name}.pt"),
+                Path(scratch) / "tuned.onnx",
+            )
+            quantize(tuned, target, feeds, metadata, args.keep_float, args.percentile)
     check = calibration_feeds(card, images, 4, args.side, args.noise_levels, seed=1)
     difference = max_difference(source, OnnxModel(target), check)
     result = ExportResult(target, file_sha256(target), difference)
