@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.weights,
                 args.teacher or args.weights,
                 source_path,
+                entry.card,
                 target,
                 images,
                 DistilConfig(minutes=args.aware_minutes, lr=args.aware_lr),

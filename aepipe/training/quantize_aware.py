@@ -31,13 +31,12 @@ from onnx import numpy_helper
 from torch import nn
 from torch.nn.utils import parametrize
 
-from aepipe.runtime.model.session import OnnxModel
+from aepipe.runtime.model.card import ModelCard
 from aepipe.training.data import PatchSampler
 from aepipe.training.export import export_onnx, load_checkpoint, save_weights
 from aepipe.training.task_batches import Degradation
 from aepipe.training.train import DEGRADATIONS
 
-CONVOLUTIONS = ("Conv", "ConvTranspose")
 #: What ORT's uint8 activations span, and its symmetric int8 weights.
 ACTIVATION_LEVELS = (0, 255)
 WEIGHT_LEVEL = 127
@@ -208,6 +207,7 @@ def tuned_float_model(
     weights: Path,
     teacher: Path,
     source: Path,
+    card: ModelCard,
     first_copy: Path,
     images: list[np.ndarray],
     config: DistilConfig,
@@ -217,12 +217,11 @@ def tuned_float_model(
     """Tune the checkpoint ``weights`` through the rounding of ``first_copy`` (an int8 copy of
     ``source``) to match the float checkpoint ``teacher`` (``weights`` itself on a first leg,
     the original on a later one); save the tuned weights to ``save_to`` and export them, with
-    ``source``'s card, to ``export_to``."""
+    ``source``'s ``card``, to ``export_to``."""
     network, train_config = load_checkpoint(weights)
     float_network, _ = load_checkpoint(teacher)
     points = quant_points(onnx.load(str(source)), onnx.load(str(first_copy)))
     degrade = DEGRADATIONS[train_config["task"]]
     steps = distil_through_int8(network, float_network, points, images, degrade, config)
     save_weights(network, {**train_config, "step": train_config["step"] + steps}, save_to)
-    card = OnnxModel(source).card
     return export_onnx(network, card, export_to).path

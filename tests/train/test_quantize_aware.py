@@ -12,6 +12,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from aepipe.degrade import noisy_file
 from aepipe.demo import SAMPLES
 from aepipe.images import decode
 from aepipe.runtime.model.session import OnnxModel
@@ -29,8 +30,8 @@ FLOAT_MODEL = ZOO_DIR / "denoise-unet-s.onnx"
 
 def _photo_inputs() -> dict[str, torch.Tensor]:
     clean = decode(sorted(SAMPLES.glob("*.png"))[0].read_bytes(), "photo").pixels[:96, :96]
-    noisy = clean + np.random.default_rng(0).normal(0, 15, clean.shape)
-    x = np.clip(np.round(noisy), 0, 255).astype(np.float32).transpose(2, 0, 1)[None] / 255
+    noisy = noisy_file(clean, SIGMA * 255, np.random.default_rng(0))
+    x = noisy.astype(np.float32).transpose(2, 0, 1)[None] / 255
     return {"x": torch.from_numpy(x), "noise_level": torch.full((1, 1, 1, 1), SIGMA)}
 
 
