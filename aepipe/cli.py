@@ -23,8 +23,15 @@ from aepipe.runtime.options import GenerateOptions, RunOptions, TaskOptions
 if TYPE_CHECKING:
     from aepipe.runtime.reports.summary import RunSummary
 
-#: Commands that run a Prefect flow (and so need an API, a background server's or a temporary one).
-FLOW_COMMANDS = ("run", "generate", "demo")
+#: Commands that run a Prefect flow (and so need an API, a background server's or a temporary
+#: one), and the module that defines it: imported while a temporary server starts.
+FLOW_COMMANDS = {
+    "run": "aepipe.runtime.flow",
+    "generate": "aepipe.runtime.generation.flow",
+    "demo": "aepipe.runtime.flow",
+}
+#: What a flow's first call imports (Prefect's engines; fastapi to serialise its parameters).
+FLOW_CALL_MODULES = ("prefect.flow_engine", "prefect.task_engine", "fastapi.encoders")
 #: Training-side commands: their modules own their arguments and need the ``train`` extra.
 TRAINING_COMMANDS = {
     "train": ("aepipe.training.train", "train a registered network (resumable)"),
@@ -316,21 +323,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in TRAINING_COMMANDS:
         return training_command(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
-    with _flow_api(args.command):
-        return _dispatch(args)
+    try:
+        with _flow_api(args.command):
+            return _dispatch(args)
+    except AepipeError as error:  # no API to report to (the command's own errors: _dispatch)
+        print(f"aepipe: {error}", file=sys.stderr)
+        return 1
 
 
 @contextmanager
 def _flow_api(command: str) -> Iterator[None]:
-    """Commands that run a flow report to a background Prefect server when one answers."""
+    """Commands that run a flow report to the API ``runtime.api`` chooses; the flow's module
+    is imported while a temporary server starts."""
     if command not in FLOW_COMMANDS:
         yield
         return
+    import importlib
+
     from aepipe.runtime.api import prefect_api
 
-    with prefect_api() as url:
-        if url:
-            print(f"aepipe: reporting to the background Prefect server at {url}", file=sys.stderr)
+    def imports() -> None:
+        for module in (FLOW_COMMANDS[command], *FLOW_CALL_MODULES):
+            importlib.import_module(module)
+
+    with prefect_api(meanwhile=imports) as api:
+        if line := api.describe():
+            print(f"aepipe: {line}", file=sys.stderr)
         yield
 
 

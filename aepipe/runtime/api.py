@@ -1,21 +1,40 @@
-"""Which Prefect API a command-line run reports to.
+"""Which Prefect API a command-line run reports to, and the temporary server when there is none.
 
-Without ``PREFECT_API_URL`` Prefect starts a temporary server for every flow run and stops it
-afterwards: on a 2-core machine about 5 s to start and 1 s to stop, most of an ad-hoc run of a
-few images (docs/benchmarks.md, "Start-up"). A server left running with ``prefect server start
---background`` is found here and reused instead: Prefect's PID file in ``PREFECT_HOME`` says
-one was started, its health endpoint that it answers. An explicit ``PREFECT_API_URL`` always
-wins; with neither, the temporary server runs as before, with its telemetry off (on a run it
-only adds "database is locked" tracebacks: the run and the server write one SQLite file).
+Without ``PREFECT_API_URL`` Prefect starts a temporary server for a flow run when the run
+first calls its API: after aepipe's own imports, each one after the other, and about 10 s of an
+ad-hoc run of one small image on a 2-core machine (docs/benchmarks.md, "Start-up"). The order
+here is cheaper:
+
+1. an explicit ``PREFECT_API_URL`` wins;
+2. a server left running with ``prefect server start --background`` is reused: Prefect's PID
+   file in ``PREFECT_HOME`` says one was started, its health endpoint that it answers;
+3. else aepipe starts Prefect's temporary server itself, *first*, the way Prefect would
+   (``SubprocessASGIServer``: the API app under uvicorn, UI off, the ephemeral services on),
+   lets the command import what it needs while the server boots in its own process, waits
+   for its health and points ``PREFECT_API_URL`` at it; the server stops when the process
+   exits.
+
+Servers an aepipe command starts have their telemetry off (on a run it only adds "database is
+locked" tracebacks: the run and the server write one SQLite file).
 """
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from aepipe.errors import AepipeError
 
 #: Settings of a server an aepipe command causes to start; the environment's own value wins.
 QUIET_SERVER = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -24,6 +43,39 @@ BACKGROUND_PID_FILE = "server.pid"
 HEALTH_TIMEOUT_S = 1.0
 #: Addresses a server binds to that a client reaches on loopback.
 ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+#: How Prefect 3.9's ``SubprocessASGIServer`` runs its temporary server: these variables make
+#: ``create_app`` build the ephemeral app (no UI; the task-run recorder and event services on).
+TEMPORARY_SERVER_ENV = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+}
+HEALTH_POLL_S = 0.05
+PR_SET_PDEATHSIG = 1  # prctl(2)
+STOP_TIMEOUT_S = 5.0
+
+
+class ServerStartError(AepipeError):
+    """The temporary Prefect server did not answer in time, or exited."""
+
+
+@dataclass(frozen=True)
+class FlowApi:
+    """Where a command's flows report: ``url`` None means wherever Prefect sends them."""
+
+    url: str | None
+    kind: str  # "configured", "background" or "temporary"
+
+    def describe(self) -> str | None:
+        """The line a command prints about its API, None when there is nothing to say."""
+        if self.kind == "background":
+            return f"reporting to the background Prefect server at {self.url}"
+        if self.kind == "temporary":
+            return (
+                f"reporting to Prefect's temporary server at {self.url}, started for this "
+                "command (`prefect server start --background` once: later runs reuse it)"
+            )
+        return None
 
 
 def background_server_url() -> str | None:
@@ -37,30 +89,123 @@ def background_server_url() -> str | None:
     host = ANY_ADDRESS.get(settings.server.api.host, settings.server.api.host)
     host = f"[{host}]" if ":" in host else host
     url = f"http://{host}:{settings.server.api.port}/api"
+    return url if _healthy(url) else None
+
+
+def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=HEALTH_TIMEOUT_S) as response:
-            return url if response.status == 200 else None
+            return bool(response.status == 200)
     except OSError:  # refused, timed out, or an HTTP error status: not a server to use
-        return None
+        return False
+
+
+class TemporaryServer:
+    """Prefect's temporary API server in a process of its own, on a free loopback port."""
+
+    def __init__(self) -> None:
+        from prefect.settings import get_current_settings
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        env = {
+            **os.environ,
+            **TEMPORARY_SERVER_ENV,
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
+        command = [sys.executable, "-m", "uvicorn", "--factory"]
+        command += ["prefect.server.api.server:create_app", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
+        self.process = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent
+        )
+
+    def wait_until_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not _healthy(self.url):
+            if self.process.poll() is not None:
+                raise ServerStartError(
+                    f"Prefect's temporary server exited with status {self.process.returncode} "
+                    "before it answered (set PREFECT_API_URL to use a running server instead)"
+                )
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"Prefect's temporary server did not answer within {timeout_s:.0f} s "
+                    "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
+                )
+            time.sleep(HEALTH_POLL_S)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _end_with_parent() -> None:
+    """In the server's process before it runs: Linux sends it SIGTERM when aepipe's process
+    ends, however it ends (Prefect ends a run stopped by SIGTERM with the signal itself)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager
-def prefect_api() -> Iterator[str | None]:
-    """Within: flows report to the background server if one answers (its URL is yielded, and
-    child processes inherit it), else where Prefect would send them (None is yielded)."""
+def prefect_api(meanwhile: Callable[[], object] = lambda: None) -> Iterator[FlowApi]:
+    """Within: flows report to the API chosen as the module docstring says; child processes
+    inherit its URL. ``meanwhile`` runs while a temporary server starts (or at once)."""
     for name, value in QUIET_SERVER.items():
         os.environ.setdefault(name, value)
-    url = background_server_url()
-    if url is None:
-        yield None
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        meanwhile()  # Prefect's own rules: the configured API, or its error without one
+        yield FlowApi(settings.api.url, "configured")
         return
+    url = background_server_url()
+    if url is not None:
+        meanwhile()
+        with _api_url(url):
+            yield FlowApi(url, "background")
+        return
+    server = _temporary_server()
+    meanwhile()
+    server.wait_until_healthy(settings.server.ephemeral.startup_timeout_seconds)
+    with _api_url(server.url):
+        yield FlowApi(server.url, "temporary")
+
+
+_started: list[TemporaryServer] = []  # this process's temporary server, once started
+
+
+def _temporary_server() -> TemporaryServer:
+    """One per process, as Prefect keeps its own: a later command in the same process (a
+    notebook, a test) reuses it. It stops at exit, after Prefect's log and event workers
+    (registered later, so run earlier) have sent what they hold."""
+    if not _started or _started[0].process.poll() is not None:
+        _started[:] = [TemporaryServer()]
+        atexit.register(_started[0].stop)
+    return _started[0]
+
+
+@contextmanager
+def _api_url(url: str) -> Iterator[None]:
+    """``PREFECT_API_URL`` set to ``url`` in the settings and the environment, then restored."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     previous = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     try:
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
+            yield
     finally:
         if previous is None:
             del os.environ["PREFECT_API_URL"]

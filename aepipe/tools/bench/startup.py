@@ -4,10 +4,13 @@ Three ways, each a fresh ``aepipe run --task identity`` process on one 128 x 128
 ``PREFECT_HOME`` of the bench's own (its SQLite database made by an untimed first run), so
 the user's profile and servers play no part:
 
-    temporary API       no ``PREFECT_API_URL``, no server: Prefect starts one for the run
-    background server   ``prefect server start --background`` running: aepipe finds, reuses it
-    PREFECT_API_URL     the same server, named in the environment
-    empty flow          a flow that does nothing, on that server: Prefect's own floor
+    temporary API          no ``PREFECT_API_URL``, no server: Prefect's temporary server,
+                           which aepipe starts before its own imports (``runtime/api.py``)
+    empty flow, temporary  a flow that does nothing, Prefect starting its temporary server
+                           as it does for any flow: Prefect's own floor on that path
+    background server      ``prefect server start --background`` running: aepipe reuses it
+    PREFECT_API_URL        the same server, named in the environment
+    empty flow             a flow that does nothing, on that server: Prefect's own floor
 
 A row's note gives the overhead: the process's wall time less the flow's own (start to report,
 from the run's summary.json), the part no faster model or disk would shorten.
@@ -48,13 +51,14 @@ def startup(workdir: Path, repeats: int) -> list[Timing]:
     env = bench_env(workdir / "prefect-home", port)
     _run(source, workdir, env)  # untimed: creates the bench home's database
     rows = [_timed("temporary API", "Prefect's temporary server", source, workdir, env, repeats)]
+    rows.append(_bare_flow("empty flow, temporary", "Prefect alone, its own start", env, repeats))
     with background_server(env, port):
         rows.append(_timed("background server", "found and reused", source, workdir, env, repeats))
         explicit = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
         rows.append(
             _timed("PREFECT_API_URL", "the same server", source, workdir, explicit, repeats)
         )
-        rows.append(_bare_flow(explicit, repeats))
+        rows.append(_bare_flow("empty flow", "Prefect alone, same server", explicit, repeats))
     return rows
 
 
@@ -86,8 +90,9 @@ def _timed(
     return Timing(label, detail, megapixels(SIDE, SIDE, 1), 1, samples, note=note)
 
 
-def _bare_flow(env: dict[str, str], repeats: int) -> Timing:
-    """Prefect's own floor: a flow that does nothing, on the same server, in a fresh process."""
+def _bare_flow(label: str, detail: str, env: dict[str, str], repeats: int) -> Timing:
+    """Prefect's own floor: a flow that does nothing, in a fresh process, reaching its API as
+    ``env`` says."""
     code = "from prefect import flow\n@flow\ndef bare() -> None:\n    pass\nbare()"
     samples = []
     for _ in range(repeats):
@@ -97,7 +102,7 @@ def _bare_flow(env: dict[str, str], repeats: int) -> Timing:
         if done.returncode != 0:
             raise BenchError(f"an empty Prefect flow failed: {done.stderr[-500:]!r}")
         samples.append(Sample(wall, _children_cpu(after) - _children_cpu(before)))
-    return Timing("empty flow", "Prefect alone, same server", 0.0, 0, samples)
+    return Timing(label, detail, 0.0, 0, samples)
 
 
 def _children_cpu(times: os.times_result) -> float:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from aepipe.runtime.api import BACKGROUND_PID_FILE, background_server_url, prefect_api
+from aepipe.runtime.api import (
+    BACKGROUND_PID_FILE,
+    ServerStartError,
+    TemporaryServer,
+    background_server_url,
+    prefect_api,
+)
 
 
 class Health(BaseHTTPRequestHandler):
@@ -61,7 +67,8 @@ def test_a_background_server_that_answers_is_reused(prefect_home, health_server)
         with prefect_api() as used:
             from prefect.settings import get_current_settings
 
-            assert used == url and get_current_settings().api.url == url
+            assert used.url == url and used.kind == "background"
+            assert get_current_settings().api.url == url
             assert os.environ["PREFECT_API_URL"] == url  # child processes see it too
         assert "PREFECT_API_URL" not in os.environ
 
@@ -92,4 +99,14 @@ def test_an_explicit_api_url_wins(prefect_home, health_server):
     with serve_at(health_server), temporary_settings({PREFECT_API_URL: "http://elsewhere/api"}):
         assert background_server_url() is None
         with prefect_api() as used:
-            assert used is None
+            assert used.url == "http://elsewhere/api" and used.kind == "configured"
+
+
+def test_a_temporary_server_that_does_not_answer_in_time_is_a_clear_error(prefect_home):
+    server = TemporaryServer()
+    try:
+        with pytest.raises(ServerStartError, match="did not answer within 0 s"):
+            server.wait_until_healthy(0.0)
+    finally:
+        server.stop()
+    assert server.process.returncode is not None
