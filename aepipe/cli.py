@@ -59,7 +59,7 @@ def _add_file_codec_arguments(parser: argparse.ArgumentParser, compress: bool) -
 
 
 def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    from aepipe.tools.evaluation import EvalConfig
+    from aepipe.tools.evaluation.protocol import EvalConfig
 
     add_arguments(parser, EvalConfig)
     parser.add_argument("--per-image", action="store_true", help="one table row per image")
@@ -230,8 +230,9 @@ def bench_command(args: argparse.Namespace) -> None:
 
 def eval_command(args: argparse.Namespace) -> None:
     """Print the markdown table; ``--json``/``--markdown`` also write the report to files."""
-    from aepipe.tools.evaluation import EvalConfig, run_eval
     from aepipe.tools.evaluation.compression import CompressEvalConfig, run_compress_eval
+    from aepipe.tools.evaluation.protocol import EvalConfig
+    from aepipe.tools.evaluation.restoration import run_eval
 
     report: Any
     if args.task == "trust":

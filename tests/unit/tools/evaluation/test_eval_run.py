@@ -14,17 +14,19 @@ from PIL import Image
 from aepipe.cli import main
 from aepipe.images import decode
 from aepipe.runtime.model.card import ModelCard
-from aepipe.tools.evaluation import EvalConfig, EvalError, Method, run_eval
 from aepipe.tools.evaluation.baselines import bicubic, inpaint, untouched
 from aepipe.tools.evaluation.dataset import list_images, load_clean
-from aepipe.tools.evaluation.methods import BASELINE, MODEL, model_methods
+from aepipe.tools.evaluation.methods import BASELINE, MODEL, Method, model_methods
 from aepipe.tools.evaluation.protocol import (
     Case,
+    EvalConfig,
+    EvalError,
     low_res_pair,
     make_case,
     noisy_image,
     watermarked,
 )
+from aepipe.tools.evaluation.restoration import run_eval
 
 
 def smooth_rgb(height: int, width: int, phase: float = 0.0) -> np.ndarray:
