@@ -1,9 +1,9 @@
 """Which Prefect API a command-line run reports to, and the temporary server when there is none.
 
-Without ``PREFECT_API_URL`` Prefect starts a temporary server for a flow run when the run
-first calls its API: after aepipe's own imports, each one after the other, and about 10 s of an
-ad-hoc run of one small image on a 2-core machine (docs/benchmarks.md, "Start-up"). The order
-here is cheaper:
+Without ``PREFECT_API_URL`` Prefect starts a temporary server when a flow run first calls its
+API, so the command's imports and the server's start come one after the other: about 10 s of
+an ad-hoc run of one small image on a 2-core machine (docs/benchmarks.md, "Start-up"). The
+order here is cheaper:
 
 1. an explicit ``PREFECT_API_URL`` wins;
 2. a server left running with ``prefect server start --background`` is reused: Prefect's PID
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from aepipe.errors import AepipeError
 
@@ -64,7 +65,7 @@ class FlowApi:
     """Where a command's flows report: ``url`` None means wherever Prefect sends them."""
 
     url: str | None
-    kind: str  # "configured", "background" or "temporary"
+    kind: Literal["configured", "background", "temporary"]
 
     def describe(self) -> str | None:
         """The line a command prints about its API, None when there is nothing to say."""
