@@ -117,8 +117,9 @@ class TemporaryServer:
         command = [sys.executable, "-m", "uvicorn", "--factory"]
         command += ["prefect.server.api.server:create_app", "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
+        ends_with_parent = _end_with_parent if sys.platform == "linux" else None
         self.process = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent
+            command, env=env, stdin=subprocess.DEVNULL, preexec_fn=ends_with_parent
         )
 
     def wait_until_healthy(self, timeout_s: float) -> None:
@@ -147,9 +148,9 @@ class TemporaryServer:
 
 def _end_with_parent() -> None:
     """In the server's process before it runs: Linux sends it SIGTERM when aepipe's process
-    ends, however it ends (Prefect ends a run stopped by SIGTERM with the signal itself)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    ends, however it ends (Prefect ends a run stopped by SIGTERM with the signal itself).
+    Elsewhere the exit handler alone stops it."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
