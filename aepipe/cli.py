@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -330,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AepipeError as error:  # no API to report to (the command's own errors: _dispatch)
         print(f"aepipe: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # outside a flow (a flow's own: RunInterrupted, with its report)
+        print("aepipe: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 @contextmanager

@@ -111,3 +111,37 @@ def test_the_temporary_server_ends_when_its_command_is_killed(tmp_path: Path) ->
         parent.send_signal(signal.SIGKILL)
         parent.wait()
     assert _closes_within(port, 15.0), "the temporary server outlived its killed parent"
+
+
+def test_ctrl_c_while_the_server_starts_ends_the_run_cleanly(tmp_path: Path) -> None:
+    """SIGINT 2.5 s in: the server is still booting (a fresh home makes its database first),
+    or on a fast machine the flow has begun; either way exit status 130, no traceback, and no
+    process of this home left running."""
+    import psutil
+
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(source / "one.png")
+    home = tmp_path / "home"
+    command = [*CLI, "run", str(source), str(tmp_path / "out"), "--task", "identity"]
+    run = subprocess.Popen(command, env=_bare_env(home), stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+    assert run.returncode == 130, stderr[-4000:]
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr[-4000:]
+
+    def of_this_home() -> list[int]:
+        pids = []
+        for process in psutil.process_iter():
+            try:
+                if process.environ().get("PREFECT_HOME") == str(home):
+                    pids.append(process.pid)
+            except psutil.Error:
+                pass
+        return pids
+
+    deadline = time.monotonic() + 10.0
+    while of_this_home() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert of_this_home() == []
