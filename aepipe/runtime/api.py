@@ -175,13 +175,14 @@ def prefect_api(meanwhile: Callable[[], object] = lambda: None) -> Iterator[Flow
     url = background_server_url()
     if url is not None:
         meanwhile()
-        with _api_url(url):
+        with _settings({"PREFECT_API_URL": url}):
             yield FlowApi(url, "background")
         return
     server = _temporary_server()
     meanwhile()
     server.wait_until_healthy(settings.server.ephemeral.startup_timeout_seconds)
-    with _api_url(server.url):
+    # It serves no UI and ends with the command: no "View at <link>" lines that lead nowhere.
+    with _settings({"PREFECT_API_URL": server.url, "PREFECT_UI_URL": ""}):
         yield FlowApi(server.url, "temporary")
 
 
@@ -199,17 +200,20 @@ def _temporary_server() -> TemporaryServer:
 
 
 @contextmanager
-def _api_url(url: str) -> Iterator[None]:
-    """``PREFECT_API_URL`` set to ``url`` in the settings and the environment, then restored."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+def _settings(values: dict[str, str]) -> Iterator[None]:
+    """Prefect settings by their variables' names, in the settings and in the environment (so
+    child processes see them too), restored after the block."""
+    import prefect.settings
 
-    previous = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = url
+    updates = {getattr(prefect.settings, name): value for name, value in values.items()}
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+        with prefect.settings.temporary_settings(updates=updates):
             yield
     finally:
-        if previous is None:
-            del os.environ["PREFECT_API_URL"]
-        else:
-            os.environ["PREFECT_API_URL"] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
