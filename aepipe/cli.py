@@ -11,8 +11,9 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -351,10 +352,41 @@ def _flow_api(command: str) -> Iterator[None]:
         for module in (FLOW_COMMANDS[command], *FLOW_CALL_MODULES):
             importlib.import_module(module)
 
-    with prefect_api(meanwhile=imports) as api:
+    with ExitStack() as stack:
+        with _interrupts_kept():  # the setup only: the flow has its own (RunInterrupted)
+            api = stack.enter_context(prefect_api(meanwhile=imports))
         if line := api.describe():
             print(f"aepipe: {line}", file=sys.stderr)
         yield
+
+
+@contextmanager
+def _interrupts_kept() -> Iterator[None]:
+    """Within, Ctrl-C ends the block as KeyboardInterrupt even when a library on the way lost
+    it: pydantic's serialiser turns it into an error of its own, which a caller may swallow
+    (a run interrupted while Prefect's settings were serialised once ran to the end)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    seen: list[int] = []
+
+    def remember(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, remember)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        if seen:
+            raise KeyboardInterrupt from error
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen:
+        raise KeyboardInterrupt
 
 
 def _dispatch(args: argparse.Namespace) -> int:
