@@ -364,7 +364,7 @@ def _flow_api(command: str) -> Iterator[None]:
 def _interrupts_kept() -> Iterator[None]:
     """Within, Ctrl-C ends the block as KeyboardInterrupt even when a library on the way lost
     it: pydantic's serialiser turns it into an error of its own, which a caller may swallow
-    (a run interrupted while Prefect's settings were serialised once ran to the end)."""
+    (a test run once ran to the end after a SIGINT in this phase)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers belong to the main thread
         return
