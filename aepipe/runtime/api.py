@@ -90,10 +90,11 @@ def background_server_url() -> str | None:
     host = ANY_ADDRESS.get(settings.server.api.host, settings.server.api.host)
     host = f"[{host}]" if ":" in host else host
     url = f"http://{host}:{settings.server.api.port}/api"
-    return url if _healthy(url) else None
+    return url if answers_health(url) else None
 
 
-def _healthy(url: str) -> bool:
+def answers_health(url: str) -> bool:
+    """Whether the Prefect API at ``url`` (ending in ``/api``) says it is healthy now."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=HEALTH_TIMEOUT_S) as response:
             return bool(response.status == 200)
@@ -124,7 +125,7 @@ class TemporaryServer:
 
     def wait_until_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while not _healthy(self.url):
+        while not answers_health(self.url):
             if self.process.poll() is not None:
                 raise ServerStartError(
                     f"Prefect's temporary server exited with status {self.process.returncode} "

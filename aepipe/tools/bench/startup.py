@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aepipe.runtime.api import QUIET_SERVER
+from aepipe.runtime.api import QUIET_SERVER, answers_health
 from aepipe.tools.bench.timing import BenchError, Sample, Timing, megapixels
 from aepipe.tools.seaweedfs import free_ports
 
@@ -142,9 +141,7 @@ def background_server(env: dict[str, str], port: int) -> Iterator[None]:
 def _wait_healthy(port: int) -> None:
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.5)
+        if answers_health(f"http://127.0.0.1:{port}/api"):
+            return
+        time.sleep(0.5)
     raise BenchError(f"prefect server start --background: no answer in {SERVER_START_S:.0f} s")
