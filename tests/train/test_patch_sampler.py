@@ -1,11 +1,11 @@
-"""Patch sampling and the segmenter's photo augmentations: scale and sharpness."""
+"""Patch sampling and the segmenter's photo augmentations: scale, sharpness and gray."""
 
 import numpy as np
 import pytest
 import torch
 
 from aepipe.training.data import PatchSampler
-from aepipe.training.task_batches import sharpened
+from aepipe.training.task_batches import grayed, sharpened
 
 pytestmark = pytest.mark.train
 
@@ -67,3 +67,14 @@ def test_sharpening_raises_detail_on_some_patches_and_keeps_the_range():
     for before, after, was_changed in zip(batch, out, changed, strict=True):
         if was_changed:
             assert after.std() > before.std()
+
+
+def test_graying_makes_some_patches_gray_and_leaves_the_others_as_they_were():
+    rng = np.random.default_rng(0)
+    batch = torch.from_numpy(rng.uniform(0, 1, (40, 3, 8, 8)).astype(np.float32))
+    out = grayed(batch, torch.Generator().manual_seed(0), fraction=0.5)
+    gray = [bool((patch == patch[0]).all()) for patch in out]
+    assert 8 < sum(gray) < 32
+    for before, after, is_gray in zip(batch, out, gray, strict=True):
+        expected = before.mean(dim=0).expand(3, -1, -1) if is_gray else before
+        torch.testing.assert_close(after, expected)
