@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from aepipe.images import from_float, to_float
+from aepipe.images import as_gray, as_rgb, from_float, to_float
 from aepipe.images.filters import unsharp_mask
 from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.options import TaskOptions
@@ -50,7 +50,7 @@ def rendition(image: np.ndarray, rng: np.random.Generator, zoom: tuple[float, fl
         size = (round(image.shape[0] * factor), round(image.shape[1] * factor))
         image = resize_bicubic(image, size)
     if rng.random() < 1 / 3:
-        image = np.repeat(image.mean(axis=2, keepdims=True).round().astype(np.uint8), 3, axis=2)
+        image = as_rgb(as_gray(image))
     if rng.random() < 0.5:
         sharp = unsharp_mask(to_float(image), rng.uniform(0.7, 1.5), rng.uniform(0.3, 1.2))
         image = from_float(sharp, np.uint8)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aepipe.images import as_rgb, decode
+from aepipe.images import as_gray, as_rgb, decode
 from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.build import load_detector
@@ -26,17 +26,13 @@ from aepipe.runtime.tasks.segment import MarkDetector, confident_regions
 from aepipe.tools.evaluation.protocol import watermarked
 
 
-def gray(image: np.ndarray) -> np.ndarray:
-    return np.repeat(image.mean(axis=2, keepdims=True).round().astype(np.uint8), 3, axis=2)
-
-
 def reduced(image: np.ndarray) -> np.ndarray:
     return resize_bicubic(image, (round(image.shape[0] * 0.6), round(image.shape[1] * 0.6)))
 
 
 RENDITIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "as is": lambda image: image,
-    "gray": gray,
+    "gray": lambda image: as_rgb(as_gray(image)),
     "0.6x": reduced,
 }
 

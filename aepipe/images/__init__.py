@@ -16,6 +16,7 @@ from aepipe.images.fileio import (
 from aepipe.images.pixels import (
     SUPPORTED_DTYPES,
     as_dtype,
+    as_gray,
     as_rgb,
     from_float,
     max_value,
@@ -33,6 +34,7 @@ __all__ = [
     "EncodeWarning",
     "ImageInfo",
     "as_dtype",
+    "as_gray",
     "as_rgb",
     "decode",
     "encode",

@@ -41,6 +41,12 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
 
 
+def as_gray(pixels: np.ndarray) -> np.ndarray:
+    """H x W x 1 in the native dtype: the channels' mean, rounded (a model's RGB out for a
+    gray input; a colour photo as a gray file of it would be)."""
+    return pixels.mean(axis=2, keepdims=True).round().astype(pixels.dtype)
+
+
 def to_float(arr: np.ndarray) -> np.ndarray:
     """Native samples -> float32 where 1.0 is full intensity.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aepipe.images import as_rgb, max_value
+from aepipe.images import as_gray, as_rgb, max_value
 from aepipe.runtime.ensemble import self_ensemble
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.session import OnnxModel
@@ -93,7 +93,7 @@ def run_with_mask(
     x = np.dstack([rgb, (mask * max_value(rgb.dtype)).astype(rgb.dtype)])
     out = run_tiled(model, x, options, out_channels=3)
     if pixels.shape[2] == 1:
-        out = out.mean(axis=2, keepdims=True).round().astype(pixels.dtype)
+        out = as_gray(out)
     return out
 
 
