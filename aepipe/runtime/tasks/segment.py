@@ -1,9 +1,10 @@
 """``segment``: where a mask model finds a watermark; and the detector the remover obeys.
 
 A :class:`MarkDetector` runs a segmentation model (one output channel, a probability per
-pixel) tile by tile and turns it into a :class:`Detection`: the mask (probability over
-``threshold`` in connected regions large, confident and wide enough, grown by ``grow`` px to
-take in the mark's soft edges), its area, the model's mean confidence inside it, and whether
+pixel) tile by tile, averaged over four views of each tile (``ensemble.MARK_VIEWS``), and
+turns it into a :class:`Detection`: the mask (probability over ``threshold`` in connected
+regions large, confident and wide enough, grown by ``grow`` px to take in the mark's soft
+edges), its area, the model's mean confidence inside it, and whether
 anything was found at all. ``--task segment`` writes the mask as ``<stem>.mask.png`` (8-bit,
 255 = marked), which ``--task inpaint``-style tools and the remover read; ``--task unwatermark``
 changes only the pixels a detection masks and returns the others bit for bit.
@@ -11,7 +12,7 @@ changes only the pixels a detection masks and returns the others bit for bit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from aepipe.images import DecodedImage, as_rgb, to_float
 from aepipe.images.fill import grow
+from aepipe.runtime.ensemble import MARK_VIEWS, View
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import TaskOptions
 from aepipe.runtime.tasks.base import MapIO, TaskOutput, TaskRuntime, provenance_of
@@ -100,10 +102,12 @@ class MarkDetector:
     model_sha256: str
     options: TaskOptions  # tiling and batch size of the segmentation model
     rule: MaskRule = MaskRule()
+    views: Sequence[View] = MARK_VIEWS  # averaged: a mark convinces all, false alarms seldom
 
     def probability(self, pixels: np.ndarray) -> np.ndarray:
         """H x W float32 probability that each pixel is marked (gray as RGB)."""
-        out = run_tiled(self.model, as_rgb(pixels), self.options, out_channels=1)
+        rgb = as_rgb(pixels)
+        out = run_tiled(self.model, rgb, self.options, out_channels=1, views=self.views)
         return to_float(out)[..., 0]
 
     def detect(self, pixels: np.ndarray) -> Detection:

@@ -6,10 +6,12 @@ segmentation) runs it through :func:`run_tiled`; ``identity`` runs the same path
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from aepipe.images import as_gray, as_rgb, max_value
-from aepipe.runtime.ensemble import self_ensemble
+from aepipe.runtime.ensemble import DIHEDRAL, View, averaged_over
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import TaskOptions
@@ -56,16 +58,21 @@ def run_tiled(
     sigma: float | None = None,
     *,
     out_channels: int | None = None,
+    views: Sequence[View] | None = None,
 ) -> np.ndarray:
     """``model`` over ``pixels`` (native dtype) tile by tile, as the options and card say;
     the identity when ``model`` is None. Returns the native dtype at the model's scale, with
-    the input's channels unless the model gives ``out_channels`` (a mask model: 1)."""
+    the input's channels unless the model gives ``out_channels`` (a mask model: 1). Each
+    tile batch is averaged over ``views`` (default: the self-ensemble's 8 when the options
+    ask for it, else the batch as is)."""
     fn: TileFn = lambda batch: batch  # noqa: E731
     card = model.card if model else None
+    if views is None and options.self_ensemble:
+        views = DIHEDRAL
     if model is not None:
         fn = _model_fn(model, pixels.shape[2], sigma)
-        if options.self_ensemble:
-            fn = self_ensemble(fn)
+        if views:
+            fn = averaged_over(fn, views)
     tile, overlap = call_plan(options, card, *pixels.shape[:2])
     if model is None and tile == 0:  # the identity on a whole image: its float round trip is
         return pixels  # exact (images.to_float / from_float), so the pixels are the output

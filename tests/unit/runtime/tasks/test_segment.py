@@ -1,6 +1,7 @@
 """Mark segmentation and the gated remover ("touch only what you detect") on fixed-weight ONNX
 models: a segmenter that finds near-white pixels and a remover that blurs everything."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from modelfactory import blur_autoencoder, grey_filler, photo_like, white_mark_s
 
 from aepipe.errors import ModelError
 from aepipe.images import decode
+from aepipe.runtime.ensemble import AS_IS, View
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import ChunkOptions, TaskOptions
 from aepipe.runtime.tasks.build import build_task
@@ -118,6 +120,22 @@ def test_gray_and_rgba_inputs_are_segmented_as_rgb_and_keep_their_alpha(models, 
     output = gated.apply(rgba)
     assert np.array_equal(output.alpha, rgba.alpha)
     assert not (output.pixels != pixels).any(axis=2)[~_grown(truth, 3)].any()
+
+
+def test_the_views_are_averaged_each_brought_back_to_the_image(models):
+    """The mark sits off-centre: a view whose map came back mirrored or upside down would
+    move it, and the average would no longer equal the one-view map."""
+    segmenter, _ = models
+    detector = build_task(TaskOptions(task="segment", model=segmenter)).detector
+    pixels, truth = marked()
+    assert len(detector.views) == 4
+    one_view = replace(detector, views=(AS_IS,)).probability(pixels)
+    assert one_view[truth].min() > 0.9
+    np.testing.assert_allclose(detector.probability(pixels), one_view, atol=1e-6)
+    blind = View("blind", np.zeros_like, lambda probability: probability)
+    halved = replace(detector, views=(AS_IS, blind))
+    np.testing.assert_allclose(halved.probability(pixels), one_view / 2, atol=1e-6)
+    assert not halved.detect(pixels).detected  # a mark only one view of two is sure of
 
 
 def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:

@@ -91,18 +91,24 @@ def test_unwatermark_improves_images_marked_in_an_unseen_style(path: Path) -> No
     assert np.mean(gains) > 2.0 and min(gains) > 0, gains
 
 
-@pytest.mark.xfail(
+STILL_TOUCHED = pytest.mark.xfail(
     strict=True,
-    reason="issue 17: the shipped remover alters unmarked, resampled photos (34.0 and 37.5 "
-    "dB): its detector masks 5-12 % of these Lanczos-downscaled samples",
+    reason="issue 17: the detector keeps two regions (283 and 92 px, mean probability 0.89 and "
+    "0.93 over its four views) on this Lanczos-downscaled sample; the remover repaints them "
+    "(37.8 dB against the input)",
 )
-@pytest.mark.parametrize("name", ["kodim03.png", "kodim23.png"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["kodim03.png", "kodim04.png", "kodim15.png", pytest.param("kodim23.png", marks=STILL_TOUCHED)],
+)
 def test_unwatermark_leaves_an_unmarked_photo_alone(name: str) -> None:
-    """The known defect, pinned: on the demo's Lanczos-downscaled samples, with no mark at
-    all, the detector (mark-segment-unet-s) masks 5-12 % of the image (30-52 % before it saw
-    rescaled and sharpened photos, 5-15 % before its hard negatives) and the remover repaints
-    that (34.0 and 37.5 dB against the input with the guided remover, 30.9 and 33.3 with the
-    plain one). Strict, so a fix shows up here."""
+    """The demo's samples carry no mark and are Lanczos-downscaled, a rendition that made
+    the detector fire (it masked 5-12 % of kodim03 and kodim23 with one view). Averaged over
+    its four views it leaves three of the four bit for bit; kodim23 is the defect pinned,
+    strict, so a fix shows up here."""
     clean = load(SAMPLES / name)
-    restored = build_task(TaskOptions(task="unwatermark")).apply(clean).pixels
-    assert psnr(clean.pixels, restored) > 40
+    output = build_task(TaskOptions(task="unwatermark")).apply(clean)
+    assert np.array_equal(output.pixels, clean.pixels)
+    assert output.fields["mark_detected"] is False
