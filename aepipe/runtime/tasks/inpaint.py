@@ -50,8 +50,8 @@ class InpaintTask(ImageIO):
 
     @property
     def provenance(self) -> Mapping[str, str]:
-        detector = self.detector.model_sha256 if self.detector else "none"
-        params = {"task": str(self.name), "fill": self.options.fill, "detector": detector}
+        detector = self.detector.provenance_params if self.detector else {"detector": "none"}
+        params = {"task": str(self.name), "fill": self.options.fill, **detector}
         return provenance_of(self.model_sha256 or "opencv", params)
 
     @property

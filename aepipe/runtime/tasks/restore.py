@@ -40,11 +40,15 @@ class RestoreTask(ImageIO):
     @property
     def provenance(self) -> Mapping[str, str]:
         noise_level = self.options.noise_level
-        params = {"task": str(self.name), "noise_level": noise_level, "scale": self.scale}
+        params: dict[str, object] = {
+            "task": str(self.name),
+            "noise_level": noise_level,
+            "scale": self.scale,
+        }
         if self.options.self_ensemble:  # only when on: runs without it keep their digests
             params["self_ensemble"] = True
         if self.detector is not None:  # a gated remover writes other pixels than a plain one
-            params["detector"] = self.detector.model_sha256
+            params.update(self.detector.provenance_params)
         return provenance_of(self.model_sha256, params)
 
     @property

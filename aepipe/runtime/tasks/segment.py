@@ -13,7 +13,7 @@ changes only the pixels a detection masks and returns the others bit for bit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -104,6 +104,13 @@ class MarkDetector:
     rule: MaskRule = MaskRule()
     views: Sequence[View] = MARK_VIEWS  # averaged: a mark convinces all, false alarms seldom
 
+    @property
+    def provenance_params(self) -> dict[str, object]:
+        """What decides this detector's masks, for the provenance of every output it gates:
+        other views or another rule mask other pixels with the same weights."""
+        views = [view.name for view in self.views]
+        return {"detector": self.model_sha256, "views": views, "rule": asdict(self.rule)}
+
     def probability(self, pixels: np.ndarray) -> np.ndarray:
         """H x W float32 probability that each pixel is marked (gray as RGB)."""
         rgb = as_rgb(pixels)
@@ -135,7 +142,8 @@ class SegmentTask(MapIO):
 
     @property
     def provenance(self) -> Mapping[str, str]:
-        return provenance_of(self.detector.model_sha256, {"task": str(self.name)})
+        params = {"task": str(self.name), **self.detector.provenance_params}
+        return provenance_of(self.detector.model_sha256, params)
 
     @property
     def runtime(self) -> TaskRuntime:

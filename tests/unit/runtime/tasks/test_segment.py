@@ -14,6 +14,7 @@ from aepipe.images import decode
 from aepipe.runtime.ensemble import AS_IS, View
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import ChunkOptions, TaskOptions
+from aepipe.runtime.tasks.base import PARAMS_METADATA
 from aepipe.runtime.tasks.build import build_task
 from aepipe.runtime.tasks.names import MASK_EXTENSION
 from aepipe.runtime.tasks.segment import MaskRule, SegmentTask, confident_regions
@@ -136,6 +137,25 @@ def test_the_views_are_averaged_each_brought_back_to_the_image(models):
     halved = replace(detector, views=(AS_IS, blind))
     np.testing.assert_allclose(halved.probability(pixels), one_view / 2, atol=1e-6)
     assert not halved.detect(pixels).detected  # a mark only one view of two is sure of
+
+
+@pytest.mark.parametrize("task", ["segment", "unwatermark", "inpaint"])
+def test_other_views_or_another_rule_are_another_result_for_the_skip(models, task: str):
+    """Outputs carry their provenance and a later run skips matching ones: the detector's
+    views and rule decide its masks as much as its weights do."""
+    segmenter, remover = models
+    options = {
+        "segment": TaskOptions(task="segment", model=segmenter),
+        "unwatermark": TaskOptions(task="unwatermark", model=remover, detector=segmenter),
+        "inpaint": TaskOptions(task="inpaint", detector=segmenter),
+    }[task]
+    built = build_task(options)
+    digests = {built.provenance[PARAMS_METADATA]}
+    built.detector.views = (AS_IS,)
+    digests.add(built.provenance[PARAMS_METADATA])
+    built.detector.rule = MaskRule(min_pixels=32)
+    digests.add(built.provenance[PARAMS_METADATA])
+    assert len(digests) == 3
 
 
 def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
