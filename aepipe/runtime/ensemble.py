@@ -69,8 +69,3 @@ def averaged_over(fn: TileFn, views: Sequence[View]) -> TileFn:
         return np.asarray(sum(outputs) / len(views), dtype=np.float32)
 
     return averaged
-
-
-def self_ensemble(fn: TileFn) -> TileFn:
-    """``fn`` averaged over the 8 dihedral views."""
-    return averaged_over(fn, DIHEDRAL)

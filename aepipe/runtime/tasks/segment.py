@@ -4,8 +4,8 @@ A :class:`MarkDetector` runs a segmentation model (one output channel, a probabi
 pixel) tile by tile, averaged over four views of each tile (``ensemble.MARK_VIEWS``), and
 turns it into a :class:`Detection`: the mask (probability over ``threshold`` in connected
 regions large, confident and wide enough, grown by ``grow`` px to take in the mark's soft
-edges), its area, the model's mean confidence inside it, and whether
-anything was found at all. ``--task segment`` writes the mask as ``<stem>.mask.png`` (8-bit,
+edges), its area, the model's mean confidence inside it, and whether anything was found at
+all. ``--task segment`` writes the mask as ``<stem>.mask.png`` (8-bit,
 255 = marked), which ``--task inpaint``-style tools and the remover read; ``--task unwatermark``
 changes only the pixels a detection masks and returns the others bit for bit.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aepipe.runtime.ensemble import DIHEDRAL, MARK_VIEWS, View, averaged_over, self_ensemble
+from aepipe.runtime.ensemble import DIHEDRAL, MARK_VIEWS, View, averaged_over
 
 
 def _batch(height: int = 5, width: int = 7) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_the_mark_views_mirror_turn_and_recolour():
 
 def test_an_equivariant_model_is_unchanged_by_the_ensemble():
     batch = _batch()
-    averaged = self_ensemble(lambda x: 2 * x)(batch)
+    averaged = averaged_over(lambda x: 2 * x, DIHEDRAL)(batch)
     assert averaged.dtype == np.float32
     np.testing.assert_allclose(averaged, 2 * batch, rtol=1e-6)
 
@@ -60,7 +60,7 @@ def test_an_asymmetric_model_is_averaged_over_the_views():
         return x + np.arange(x.shape[3], dtype=np.float32)
 
     expected = np.mean([view.back(ramp(view.show(batch))) for view in DIHEDRAL], axis=0)
-    averaged = self_ensemble(ramp)(batch)
+    averaged = averaged_over(ramp, DIHEDRAL)(batch)
     np.testing.assert_allclose(averaged, expected, rtol=1e-6)
     # every view's ramp runs along one axis or the other, both ways: the average is flat
     added = averaged - batch
@@ -76,6 +76,6 @@ def test_a_one_channel_map_of_a_recoloured_view_needs_no_undoing():
 
 def test_an_upscaling_model_on_a_non_square_tile_keeps_its_output_shape():
     batch = _batch(4, 6)
-    double = self_ensemble(lambda x: x.repeat(2, axis=2).repeat(2, axis=3))
+    double = averaged_over(lambda x: x.repeat(2, axis=2).repeat(2, axis=3), DIHEDRAL)
     expected = batch.repeat(2, axis=2).repeat(2, axis=3)
     np.testing.assert_allclose(double(batch), expected, rtol=1e-6)
