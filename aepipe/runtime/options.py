@@ -77,6 +77,11 @@ class TaskOptions:
         "every pixel (default: the remover's companion in the zoo)",
         None,
     )
+    overlay_refit: bool = option(
+        "unwatermark: recompute the remover's pixels as the inverse of a flat overlay (a few "
+        "opacities and colours fitted to the image; where none fits, the remover's own)",
+        True,
+    )
 
     fill: str = option(
         "inpaint: how holes are filled: OpenCV (Navier-Stokes, Telea) or an inpainting "

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aepipe.images import DecodedImage
+from aepipe.images.overlay import refit_flat_overlay
 from aepipe.images.resample import resize_bicubic
 from aepipe.runtime.anomaly.domain import DomainCheck
 from aepipe.runtime.model.session import OnnxModel
@@ -49,6 +50,7 @@ class RestoreTask(ImageIO):
             params["self_ensemble"] = True
         if self.detector is not None:  # a gated remover writes other pixels than a plain one
             params.update(self.detector.provenance_params)
+            params["overlay_refit"] = self.options.overlay_refit
         return provenance_of(self.model_sha256, params)
 
     @property
@@ -80,6 +82,8 @@ class RestoreTask(ImageIO):
         pixels = image.pixels.copy()
         if detection.detected:
             restored = self._remove(image.pixels, detection.mask)
+            if self.options.overlay_refit:
+                restored = refit_flat_overlay(image.pixels, restored, detection.mask)
             pixels[detection.mask] = restored[detection.mask]
         return TaskOutput(pixels, image.alpha, fields)
 

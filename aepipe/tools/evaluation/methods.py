@@ -40,11 +40,13 @@ def model_methods(config: EvalConfig) -> tuple[list[Method], dict[str, Any]]:
         scale=config.scale if config.task == TaskName.SUPERRES else None,
     )
     variants = [("", common)]
-    if config.task == TaskName.UNWATERMARK:  # gated as `aepipe run` would, and ungated beside
+    if config.task == TaskName.UNWATERMARK:  # gated as `aepipe run` would; variants beside
         gated = replace(common, detector=config.detector)
         variants = [("", gated)]
         built = build_task(gated)
         assert isinstance(built, RestoreTask) and built.model is not None
+        if built.detector is not None:  # its pixels as the network gives them, beside the refit
+            variants.append((" (network's pixels)", replace(gated, overlay_refit=False)))
         # A guided remover (``takes_mask``) cannot run ungated: it needs the detector's mask.
         if built.detector is not None and not built.model.card.takes_mask:
             variants.append((" (ungated)", replace(common, detector="none")))

@@ -11,6 +11,7 @@ from modelfactory import blur_autoencoder, grey_filler, photo_like, white_mark_s
 
 from aepipe.errors import ModelError
 from aepipe.images import decode
+from aepipe.images.overlay import refit_flat_overlay
 from aepipe.runtime.ensemble import AS_IS, View
 from aepipe.runtime.model.card import ModelCard
 from aepipe.runtime.options import ChunkOptions, TaskOptions
@@ -66,14 +67,20 @@ def test_an_unmarked_image_gets_an_empty_mask(models):
     assert not output.pixels.any() and output.fields["mark_detected"] is False
 
 
-def test_the_gated_remover_changes_only_masked_pixels(models):
+@pytest.mark.parametrize("refit", [False, True], ids=["network", "overlay refit"])
+def test_the_gated_remover_changes_only_masked_pixels(models, refit: bool):
     segmenter, remover = models
-    task = build_task(TaskOptions(task="unwatermark", model=remover, detector=segmenter))
+    options = TaskOptions(task="unwatermark", model=remover, detector=segmenter)
+    task = build_task(replace(options, overlay_refit=refit))
     pixels, truth = marked()
     output = task.apply(decode(save(pixels), "a.png"))
     ungated = build_task(TaskOptions(task="unwatermark", model=remover, detector="none"))
     removed = ungated.apply(decode(save(pixels), "a.png")).pixels
-    assert np.array_equal(output.pixels[truth], removed[truth])  # the remover's, on the mark
+    detected = task.detector.detect(pixels).mask
+    assert np.array_equal(
+        output.pixels[truth],
+        (refit_flat_overlay(pixels, removed, detected) if refit else removed)[truth],
+    )  # the remover's pixels, or their refit, on the mark
     changed = (output.pixels != pixels).any(axis=2)
     assert changed.any() and not changed[~_grown(truth, 3)].any()  # the input's elsewhere
     assert output.fields["mark_detected"] is True
@@ -83,7 +90,8 @@ def test_a_guided_remover_is_shown_the_mask_and_refuses_to_run_without_one(model
     segmenter, _ = models
     card = ModelCard(name="grey-guided", task="unwatermark", in_channels=4, tile=48)
     guided = str(grey_filler(tmp_path / "guided.onnx", card))
-    task = build_task(TaskOptions(task="unwatermark", model=guided, detector=segmenter))
+    options = TaskOptions(task="unwatermark", model=guided, detector=segmenter)
+    task = build_task(replace(options, overlay_refit=False))  # the network's pixels
     pixels, truth = marked()
     output = task.apply(decode(save(pixels), "a.png")).pixels
     masked = (output != pixels).any(axis=2)
@@ -156,6 +164,11 @@ def test_other_views_or_another_rule_are_another_result_for_the_skip(models, tas
     built.detector.rule = MaskRule(min_pixels=32)
     digests.add(built.provenance[PARAMS_METADATA])
     assert len(digests) == 3
+    if task == "unwatermark":  # and whether the remover's pixels are refit as an overlay
+        unrefit = build_task(replace(options, overlay_refit=False))
+        assert (
+            unrefit.provenance[PARAMS_METADATA] != build_task(options).provenance[PARAMS_METADATA]
+        )
 
 
 def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:

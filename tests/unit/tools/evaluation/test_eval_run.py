@@ -135,6 +135,7 @@ def test_cli_self_ensemble_labels_the_model_row_and_is_refused_for_the_codec(tin
     out = capsys.readouterr().out
     assert "| mean of 2 | unwatermark-guided-unet-s x8 " in out
     assert "(ungated)" not in out  # the guided remover needs its detector's mask
+    assert "| mean of 2 | unwatermark-guided-unet-s x8 (network's pixels) " in out  # no refit
     assert "| mean of 2 | mark-segment-unet-s + inpaint NS " in out  # detect, then fill
     assert main([*argv, "--model", "unwatermark-unet-s"]) == 0
     assert "| mean of 2 | unwatermark-unet-s x8 (ungated) " in capsys.readouterr().out

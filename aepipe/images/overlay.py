@@ -1,0 +1,256 @@
+"""A visible watermark as a flat overlay: a few layers, each of one opacity and one colour.
+
+Under a layer of opacity α and colour c every pixel shows ``(1 - α)·B + α·c``, an affine map
+of the photo ``B`` beneath; where two layers overlap (a text body over its outline) the
+composite is affine again, as are multiply and screen blends. A mark is therefore a handful
+of *states* (affine maps; the identity for pixels it does not cover) and every masked pixel
+is in one state or, on the antialiased rim between two, a mixture of them. A remover
+network's matte errs in shape (docs/quality.md, "Which half of the matte holds the fill
+back"); :func:`refit_flat_overlay` keeps what it gets right, roughly which state each pixel
+is in, and takes the states' exact maps from the image itself:
+
+1. states: RANSAC over the masked pixels for ``marked = gain·removed + offset`` (one gain for
+   all channels), the remover's output standing in for the photo; at most two;
+2. refined: each state's map again from its pixels paired with the nearest pixel outside the
+   mask, the same photo a few pixels away, by reduced major axis (both sides carry texture),
+   kept when the pairs agree better under it;
+3. inverted: per pixel the mixture of two states that explains it best given a guess of the
+   photo, then ``B = (marked - offset(t)) / gain(t)`` exactly. The guess is first the mean of
+   the remover's output and a Navier-Stokes fill of the mark's strokes (their errors differ),
+   then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out).
+
+Where the gain is under ``MIN_GAIN`` (the photo mostly gone: rounding times 1/gain) or no
+mixture explains the pixel (a state RANSAC missed) the remover's own pixel stays; when no
+state explains enough pixels, the remover's output comes back unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aepipe.images.fill import grow, inpaint_classical
+from aepipe.images.pixels import from_float, to_float
+
+INLIER_LEVEL = 10 / 255  # a pixel fits a state within this much in every channel
+MIN_SHARE = 0.1  # a state explains at least this share of the masked pixels ...
+MIN_PIXELS = 100  # ... and at least this many
+MIN_STATE_GAIN = 0.05  # a body over its outline, both at 0.7 opacity, shows 0.09 of the photo
+MAX_STATES = 2  # a body and its outline
+HYPOTHESES = 300  # RANSAC draws per state, scored on at most SCORED pixels
+SCORED = 20_000
+PAIR_DISTANCE = 6.0  # a state's pixel pairs with the nearest unmasked pixel this close
+REFINE_ROUNDS = 2
+MEDIAN_ROUNDS = 2  # guesses of the photo from its own 5 x 5 median
+MIN_GAIN = 0.3  # under this (opacity over 0.7) unblending amplifies rounding: the remover's pixel
+EXPLAINED = 30 / 255  # ... or farther than this from every mixture of the states: the remover's
+PURE = 0.95  # a mixture this far towards one state counts as that state's pixel
+
+
+@dataclass(frozen=True)
+class OverlayState:
+    """A pixel in this state shows ``gain·B + offset`` of the photo ``B`` under it."""
+
+    gain: float  # 1 - opacity
+    offset: np.ndarray  # (C,) opacity x colour, in [0, 1] units
+
+    def shows(self, photo: np.ndarray) -> np.ndarray:
+        return self.gain * photo + self.offset
+
+
+@dataclass(frozen=True)
+class Unblended:
+    """Every masked pixel explained as a mixture of two states, and inverted."""
+
+    photo: np.ndarray  # (N, C) the photo under the mark
+    gain: np.ndarray  # (N,) of the mixture: how much of the photo the pixel still shows
+    state: np.ndarray  # (N,) the index (0: the identity) of the state a pixel is mostly in
+    pure: np.ndarray  # (N,) bool: in that state alone (not on a rim)
+    residual: np.ndarray  # (N,) how far (largest channel) the pixel is from that mixture
+
+
+def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``removed`` (a remover's output, H x W x C like ``marked``) with its pixels inside
+    ``mask`` recomputed from ``marked`` as the inverse of a flat overlay; the other pixels,
+    and the whole of ``removed`` when no overlay fits, come back unchanged."""
+    if not mask.any() or mask.all():
+        return removed
+    seen = to_float(marked).astype(np.float64)
+    pixels, network = seen[mask], to_float(removed)[mask].astype(np.float64)
+    states = find_states(pixels, network)
+    if not states:
+        return removed
+    pairs = nearest_unmasked(mask)
+    for _ in range(REFINE_ROUNDS):
+        fit = unblend(pixels, network, states)
+        states = [
+            refined(state, seen, pairs, mask, fit.pure & (fit.state == k))
+            for k, state in enumerate(states, start=1)
+        ]
+    fit = unblend(pixels, network, states)
+    fit = unblend(pixels, (network + filled_strokes(marked, mask, fit)) / 2, states)
+    for _ in range(MEDIAN_ROUNDS):
+        fit = unblend(pixels, median_guess(composed(removed, mask, fit), mask), states)
+    return composed(removed, mask, fit)
+
+
+def composed(removed: np.ndarray, mask: np.ndarray, fit: Unblended) -> np.ndarray:
+    """``removed`` with the masked pixels the fit can be trusted with replaced by its photo."""
+    trusted = (fit.gain >= MIN_GAIN) & (fit.residual < EXPLAINED)
+    out = removed.copy()
+    unblended = from_float(np.clip(fit.photo, 0.0, 1.0), removed.dtype)
+    out[mask] = np.where(trusted[:, None], unblended, out[mask])
+    return out
+
+
+def filled_strokes(marked: np.ndarray, mask: np.ndarray, fit: Unblended) -> np.ndarray:
+    """(N, C) over the masked pixels: ``marked`` with the pixels the fit puts in a state
+    (grown 1 px) filled from around them by Navier-Stokes, thin holes it fills well."""
+    strokes = np.zeros_like(mask)
+    strokes[mask] = fit.state != 0
+    return to_float(inpaint_classical(marked, grow(strokes, 1) & mask))[mask].astype(np.float64)
+
+
+def median_guess(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(N, C) over the masked pixels: the 5 x 5 median of ``image``, channel by channel."""
+    import cv2
+
+    planes = to_float(image).astype(np.float32)
+    median = [
+        cv2.medianBlur(np.ascontiguousarray(planes[..., c]), 5) for c in range(planes.shape[2])
+    ]
+    return np.stack(median, axis=-1)[mask].astype(np.float64)
+
+
+def fit_state(pixels: np.ndarray, photo: np.ndarray) -> OverlayState:
+    """Least squares ``pixels = gain·photo + offset`` over (N, C) samples."""
+    n, channels = pixels.shape
+    design = np.zeros((n * channels, 1 + channels))
+    design[:, 0] = photo.T.ravel()
+    for c in range(channels):
+        design[c * n : (c + 1) * n, 1 + c] = 1.0
+    solution, *_ = np.linalg.lstsq(design, pixels.T.ravel(), rcond=None)
+    return OverlayState(float(solution[0]), solution[1:])
+
+
+def fits(state: OverlayState, pixels: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    return np.abs(pixels - state.shows(photo)).max(axis=1) < INLIER_LEVEL
+
+
+def find_states(pixels: np.ndarray, guesses: np.ndarray) -> list[OverlayState]:
+    """Up to ``MAX_STATES`` overlay states, each the map most of the remaining masked pixels
+    follow (RANSAC, seeded: the same image gives the same states); pixels the remover left
+    as they were are the identity's and take no part."""
+    rng = np.random.default_rng(0)
+    left = np.abs(pixels - guesses).max(axis=1) >= INLIER_LEVEL
+    enough = max(MIN_PIXELS, MIN_SHARE * len(pixels))
+    states: list[OverlayState] = []
+    while len(states) < MAX_STATES and left.sum() >= MIN_PIXELS:
+        candidates = np.flatnonzero(left)
+        scored = rng.choice(candidates, min(SCORED, len(candidates)), replace=False)
+        best: OverlayState | None = None
+        best_count = 0
+        for _ in range(HYPOTHESES):
+            drawn = rng.choice(candidates, 3, replace=False)
+            state = fit_state(pixels[drawn], guesses[drawn])
+            if not MIN_STATE_GAIN < state.gain < 0.95:  # else no overlay, or no photo left
+                continue
+            count = int(fits(state, pixels[scored], guesses[scored]).sum())
+            if count > best_count:
+                best, best_count = state, count
+        if best is None:
+            break
+        for _ in range(2):  # refit on its inliers, which gathers the state's other pixels
+            inliers = left & fits(best, pixels, guesses)
+            again = fit_state(pixels[inliers], guesses[inliers])
+            if not MIN_STATE_GAIN < again.gain < 0.95:
+                break
+            best = again
+        inliers = left & fits(best, pixels, guesses)
+        if inliers.sum() < enough or not MIN_STATE_GAIN < best.gain < 0.95:
+            break
+        states.append(best)
+        left &= ~inliers
+    return states
+
+
+def nearest_unmasked(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: the distance to the nearest pixel outside ``mask`` and that pixel's flat index."""
+    import cv2
+
+    outside = ~mask
+    distance, labels = cv2.distanceTransformWithLabels(
+        mask.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    where = np.zeros(int(labels.max()) + 1, dtype=np.int64)
+    flat = np.flatnonzero(outside)
+    where[labels.ravel()[flat]] = flat
+    return distance, where[labels]
+
+
+def refined(
+    state: OverlayState,
+    seen: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray],
+    mask: np.ndarray,
+    members: np.ndarray,
+) -> OverlayState:
+    """``state`` fitted again on the image alone: its pixels (``members``, over the masked
+    ones) against the nearest unmasked pixels, by reduced major axis; unchanged when too few
+    pairs, an implausible gain, or when the pairs agree no better under the new fit."""
+    distance, nearest = pairs
+    chosen = np.zeros_like(mask)
+    chosen[mask] = members
+    chosen &= distance <= PAIR_DISTANCE
+    if chosen.sum() < MIN_PIXELS // 2:
+        return state
+    shown = seen[chosen]
+    photo = seen.reshape(-1, seen.shape[2])[nearest[chosen]]
+    spread_shown = ((shown - shown.mean(axis=0)) ** 2).sum()
+    spread_photo = ((photo - photo.mean(axis=0)) ** 2).sum()
+    if spread_shown <= 0 or spread_photo <= 0:
+        return state
+    gain = float(np.sqrt(spread_shown / spread_photo))
+    if not 0.05 < gain <= 1.0:
+        return state
+    fitted = OverlayState(gain, shown.mean(axis=0) - gain * photo.mean(axis=0))
+
+    def disagreement(candidate: OverlayState) -> float:
+        """How far, typically, a pixel inverted by ``candidate`` is from its pair's photo."""
+        inverted = (shown - candidate.offset) / candidate.gain
+        return float(np.median(np.abs(inverted - photo).max(axis=1)))
+
+    return fitted if disagreement(fitted) < disagreement(state) else state
+
+
+def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState]) -> Unblended:
+    """Each pixel as the mixture ``(1 - t)·one + t·other`` of two states (or one alone) that
+    best explains it given the remover's ``guesses`` of the photo, then inverted exactly."""
+    channels = pixels.shape[1]
+    every = [OverlayState(1.0, np.zeros(channels)), *states]
+    n = len(pixels)
+    best = np.full(n, np.inf)
+    photo, gain = pixels.copy(), np.ones(n)
+    state, pure = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+    for j, one in enumerate(every):
+        for k in range(j, len(every)):
+            other = every[k]
+            shown_one, shown_other = one.shows(guesses), other.shows(guesses)
+            step = shown_other - shown_one
+            t = np.zeros(n)
+            if k != j:
+                along = ((pixels - shown_one) * step).sum(axis=1)
+                t = np.clip(along / np.maximum((step * step).sum(axis=1), 1e-12), 0.0, 1.0)
+            mixed_gain = (1 - t) * one.gain + t * other.gain
+            mixed_offset = (1 - t)[:, None] * one.offset + t[:, None] * other.offset
+            residual = np.abs(pixels - (mixed_gain[:, None] * guesses + mixed_offset)).max(axis=1)
+            better = residual < best
+            best[better] = residual[better]
+            photo[better] = (pixels[better] - mixed_offset[better]) / np.maximum(
+                mixed_gain[better], 1e-3
+            )[:, None]
+            gain[better] = mixed_gain[better]
+            state[better] = k
+            pure[better] = (k == j) | (t[better] > PURE)
+    return Unblended(photo, gain, state, pure, best)

@@ -1,0 +1,100 @@
+"""The flat-overlay refit: a mark of one or two layers, each of one opacity and colour, is
+inverted from the image itself where a remover's guess of the photo is only roughly right."""
+
+import numpy as np
+import pytest
+from modelfactory import photo_like
+
+from aepipe.images import from_float, to_float
+from aepipe.images.fill import grow
+from aepipe.images.overlay import find_states, refit_flat_overlay
+from aepipe.metrics.error import reconstruction_error
+
+
+def strokes(height: int, width: int) -> np.ndarray:
+    """Coverage in [0, 1] of text-like strokes, 4 px wide with a soft rim."""
+    coverage = np.zeros((height, width), np.float32)
+    for row in range(20, height - 20, 24):
+        coverage[row : row + 4, 16 : width - 16] = 1.0
+    for column in range(24, width - 24, 18):
+        coverage[24 : height - 24, column : column + 4] = 1.0
+    soft = np.pad(coverage, 1, mode="edge")
+    rim = (soft[:-2, 1:-1] + soft[2:, 1:-1] + soft[1:-1, :-2] + soft[1:-1, 2:]) / 4
+    return np.maximum(coverage, 0.5 * rim)
+
+
+def overlaid(
+    photo: np.ndarray, layers: list[tuple[np.ndarray, tuple[float, ...]]], opacity: float
+) -> np.ndarray:
+    """``photo`` (float, H x W x C) under the layers, bottom first, each alpha-blended."""
+    out = photo.copy()
+    for coverage, colour in layers:
+        alpha = (coverage * opacity)[..., None]
+        out = (1 - alpha) * out + alpha * np.asarray(colour, np.float32)
+    return out
+
+
+def case(dtype=np.uint8, channels: int = 3, outlined: bool = False, seed: int = 0):
+    """(photo, marked, a remover's guess, mask): the guess is right on average, but noisy
+    (a network's fill misses the photo's fine texture under the mark)."""
+    rng = np.random.default_rng(seed)
+    photo = to_float(photo_like(rng, 128, 160))[..., :channels]
+    body = strokes(128, 160)
+    layers = [(body, (1.0,) * channels)]
+    if outlined:  # a black outline 2 px around the body, drawn under it
+        layers.insert(0, (grow(body > 0.5, 2).astype(np.float32), (0.0,) * channels))
+    marked = overlaid(photo, layers, opacity=0.55)
+    guess = photo + rng.normal(0, 8 / 255, photo.shape)
+    mask = grow(np.any([coverage > 0 for coverage, _ in layers], axis=0), 2)
+    guess = np.where(mask[..., None], guess, marked)
+    as_dtype = [from_float(np.clip(x, 0, 1), dtype) for x in (photo, marked, guess)]
+    return (*as_dtype, mask)
+
+
+def test_the_refit_inverts_the_mark_far_better_than_the_guess():
+    photo, marked, guess, mask = case()
+    refit = refit_flat_overlay(marked, guess, mask)
+    _, guessed = reconstruction_error(photo, guess)
+    _, refitted = reconstruction_error(photo, refit)
+    assert refitted > guessed + 10, (guessed, refitted)
+    assert np.array_equal(refit[~mask], marked[~mask])  # outside the mask: as given
+    assert np.array_equal(refit, refit_flat_overlay(marked, guess, mask))  # the same every time
+
+
+def test_the_states_are_the_layers_opacity_and_colour():
+    _, marked, guess, mask = case()
+    pixels = to_float(marked)[mask].astype(np.float64)
+    states = find_states(pixels, to_float(guess)[mask].astype(np.float64))
+    assert len(states) >= 1  # 1 - 0.55 and 0.55 x white, seen through the noisy guess
+    assert states[0].gain == pytest.approx(0.45, abs=0.05)
+    assert states[0].offset == pytest.approx([0.55] * 3, abs=0.05)
+
+
+def test_an_outline_is_inverted_and_the_nearly_opaque_body_over_it_left_to_the_remover():
+    photo, marked, guess, mask = case(outlined=True)  # the body shows 0.45² of the photo
+    refit = refit_flat_overlay(marked, guess, mask)
+    body = strokes(*mask.shape) >= 1
+    outline = mask & ~grow(strokes(*mask.shape) > 0, 1)
+    assert np.mean(refit[body] == guess[body]) > 0.9  # the remover's, but where a rim is near
+
+    def error(pixels: np.ndarray, where: np.ndarray) -> float:
+        return float(np.mean((pixels[where].astype(float) - photo[where]) ** 2))
+
+    assert error(refit, outline) < error(guess, outline) / 4
+
+
+@pytest.mark.parametrize(("dtype", "channels", "gain"), [(np.uint16, 3, 10), (np.uint8, 1, 6)])
+def test_sixteen_bit_and_gray_images_are_refit_in_their_own_type(dtype, channels, gain):
+    photo, marked, guess, mask = case(dtype, channels)
+    refit = refit_flat_overlay(marked, guess, mask)
+    assert refit.dtype == dtype and refit.shape == marked.shape
+    assert reconstruction_error(photo, refit)[1] > reconstruction_error(photo, guess)[1] + gain
+
+
+def test_without_an_overlay_to_fit_the_removers_output_comes_back():
+    _, marked, guess, mask = case()
+    assert refit_flat_overlay(marked, marked, mask) is marked  # the remover changed nothing
+    assert refit_flat_overlay(marked, guess, np.zeros_like(mask)) is guess
+    painted = guess.copy()  # a remover that paints noise, no blend of the input at all
+    painted[mask] = np.random.default_rng(1).integers(0, 256, painted[mask].shape)
+    assert refit_flat_overlay(marked, painted, mask) is painted
