@@ -19,9 +19,10 @@ is in, and takes the states' exact maps from the image itself:
    the remover's output and a Navier-Stokes fill of the mark's strokes (their errors differ),
    then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out).
 
-Where the gain is under ``MIN_GAIN`` (the photo mostly gone: rounding times 1/gain) or no
-mixture explains the pixel (a state RANSAC missed) the remover's own pixel stays; when no
-state explains enough pixels, the remover's output comes back unchanged.
+Where no mixture comes near the pixel (a state RANSAC missed) the remover's own pixel stays;
+when no state explains enough pixels, the remover's output comes back unchanged. Dense marks
+are inverted too: a body over its outline may leave a tenth of the photo, yet its rounding
+times ten beat the remover's fill on average on every set measured (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -43,8 +44,7 @@ SCORED = 20_000
 PAIR_DISTANCE = 6.0  # a state's pixel pairs with the nearest unmasked pixel this close
 REFINE_ROUNDS = 2
 MEDIAN_ROUNDS = 2  # guesses of the photo from its own 5 x 5 median
-MIN_GAIN = 0.3  # under this (opacity over 0.7) unblending amplifies rounding: the remover's pixel
-EXPLAINED = 30 / 255  # ... or farther than this from every mixture of the states: the remover's
+EXPLAINED = 30 / 255  # a pixel farther than this from every mixture keeps the remover's value
 PURE = 0.95  # a mixture this far towards one state counts as that state's pixel
 
 
@@ -64,7 +64,6 @@ class Unblended:
     """Every masked pixel explained as a mixture of two states, and inverted."""
 
     photo: np.ndarray  # (N, C) the photo under the mark
-    gain: np.ndarray  # (N,) of the mixture: how much of the photo the pixel still shows
     state: np.ndarray  # (N,) the index (0: the identity) of the state a pixel is mostly in
     pure: np.ndarray  # (N,) bool: in that state alone (not on a rim)
     residual: np.ndarray  # (N,) how far (largest channel) the pixel is from that mixture
@@ -97,7 +96,7 @@ def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray
 
 def composed(removed: np.ndarray, mask: np.ndarray, fit: Unblended) -> np.ndarray:
     """``removed`` with the masked pixels the fit can be trusted with replaced by its photo."""
-    trusted = (fit.gain >= MIN_GAIN) & (fit.residual < EXPLAINED)
+    trusted = fit.residual < EXPLAINED
     out = removed.copy()
     unblended = from_float(np.clip(fit.photo, 0.0, 1.0), removed.dtype)
     out[mask] = np.where(trusted[:, None], unblended, out[mask])
@@ -231,7 +230,7 @@ def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState])
     every = [OverlayState(1.0, np.zeros(channels)), *states]
     n = len(pixels)
     best = np.full(n, np.inf)
-    photo, gain = pixels.copy(), np.ones(n)
+    photo = pixels.copy()
     state, pure = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
     for j, one in enumerate(every):
         for k in range(j, len(every)):
@@ -250,7 +249,6 @@ def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState])
             photo[better] = (pixels[better] - mixed_offset[better]) / np.maximum(
                 mixed_gain[better], 1e-3
             )[:, None]
-            gain[better] = mixed_gain[better]
             state[better] = k
             pure[better] = (k == j) | (t[better] > PURE)
-    return Unblended(photo, gain, state, pure, best)
+    return Unblended(photo, state, pure, best)

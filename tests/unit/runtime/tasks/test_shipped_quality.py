@@ -78,7 +78,7 @@ def test_superres_beats_bicubic(path: Path, scale: int, int8: bool) -> None:
 
 @pytest.mark.parametrize("path", CROPS, ids=lambda p: p.stem)
 def test_unwatermark_improves_images_marked_in_an_unseen_style(path: Path) -> None:
-    """Three held-out marks per crop; measured mean gain +9.9 dB (kodim04) and +6.1 dB
+    """Three held-out marks per crop; measured mean gain +14.0 dB (kodim04) and +10.6 dB
     (kodim23) with the guided remover's pixels refit as a flat overlay (+4.0 and +4.6 dB
     as the network gives them), 6 of 6 marks improved."""
     clean = load(path)
@@ -89,7 +89,7 @@ def test_unwatermark_improves_images_marked_in_an_unseen_style(path: Path) -> No
         marked_pixels = to_uint8(marked * 255)
         restored = task.apply(as_image(marked_pixels, clean)).pixels
         gains.append(psnr(clean.pixels, restored) - psnr(clean.pixels, marked_pixels))
-    assert np.mean(gains) > 4.0 and min(gains) > 0, gains
+    assert np.mean(gains) > 6.0 and min(gains) > 0, gains
 
 
 STILL_TOUCHED = pytest.mark.xfail(
