@@ -38,6 +38,7 @@ INLIER_LEVEL = 10 / 255  # a pixel fits a state within this much in every channe
 MIN_SHARE = 0.1  # a state explains at least this share of the masked pixels ...
 MIN_PIXELS = 100  # ... and at least this many
 MIN_STATE_GAIN = 0.05  # a body over its outline, both at 0.7 opacity, shows 0.09 of the photo
+MAX_STATE_GAIN = 0.95  # an opacity under 5 % is no overlay
 MAX_STATES = 2  # a body and its outline
 HYPOTHESES = 300  # RANSAC draws per state, scored on at most SCORED pixels
 SCORED = 20_000
@@ -133,6 +134,10 @@ def fit_state(pixels: np.ndarray, photo: np.ndarray) -> OverlayState:
     return OverlayState(float(solution[0]), solution[1:])
 
 
+def plausible(state: OverlayState) -> bool:
+    return MIN_STATE_GAIN < state.gain < MAX_STATE_GAIN
+
+
 def fits(state: OverlayState, pixels: np.ndarray, photo: np.ndarray) -> np.ndarray:
     return np.abs(pixels - state.shows(photo)).max(axis=1) < INLIER_LEVEL
 
@@ -153,7 +158,7 @@ def find_states(pixels: np.ndarray, guesses: np.ndarray) -> list[OverlayState]:
         for _ in range(HYPOTHESES):
             drawn = rng.choice(candidates, 3, replace=False)
             state = fit_state(pixels[drawn], guesses[drawn])
-            if not MIN_STATE_GAIN < state.gain < 0.95:  # else no overlay, or no photo left
+            if not plausible(state):
                 continue
             count = int(fits(state, pixels[scored], guesses[scored]).sum())
             if count > best_count:
@@ -163,11 +168,11 @@ def find_states(pixels: np.ndarray, guesses: np.ndarray) -> list[OverlayState]:
         for _ in range(2):  # refit on its inliers, which gathers the state's other pixels
             inliers = left & fits(best, pixels, guesses)
             again = fit_state(pixels[inliers], guesses[inliers])
-            if not MIN_STATE_GAIN < again.gain < 0.95:
+            if not plausible(again):
                 break
             best = again
         inliers = left & fits(best, pixels, guesses)
-        if inliers.sum() < enough or not MIN_STATE_GAIN < best.gain < 0.95:
+        if inliers.sum() < enough or not plausible(best):
             break
         states.append(best)
         left &= ~inliers
@@ -211,7 +216,7 @@ def refined(
     if spread_shown <= 0 or spread_photo <= 0:
         return state
     gain = float(np.sqrt(spread_shown / spread_photo))
-    if not 0.05 < gain <= 1.0:
+    if not MIN_STATE_GAIN < gain <= 1.0:  # fainter than RANSAC admits is allowed here
         return state
     fitted = OverlayState(gain, shown.mean(axis=0) - gain * photo.mean(axis=0))
 
@@ -225,7 +230,7 @@ def refined(
 
 def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState]) -> Unblended:
     """Each pixel as the mixture ``(1 - t)·one + t·other`` of two states (or one alone) that
-    best explains it given the remover's ``guesses`` of the photo, then inverted exactly."""
+    best explains it given ``guesses`` of the photo, then inverted exactly."""
     channels = pixels.shape[1]
     every = [OverlayState(1.0, np.zeros(channels)), *states]
     n = len(pixels)
