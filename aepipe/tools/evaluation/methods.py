@@ -47,9 +47,9 @@ def model_methods(config: EvalConfig) -> tuple[list[Method], dict[str, Any]]:
         assert isinstance(built, RestoreTask) and built.model is not None
         if built.detector is not None:  # its pixels as the network gives them, beside the refit
             variants.append((" (network's pixels)", replace(gated, overlay_refit=False)))
-        # A guided remover (``takes_mask``) cannot run ungated: it needs the detector's mask.
-        if built.detector is not None and not built.model.card.takes_mask:
-            variants.append((" (ungated)", replace(common, detector="none")))
+            # A guided remover (``takes_mask``) cannot run ungated: it needs the detector's mask.
+            if not built.model.card.takes_mask:
+                variants.append((" (ungated)", replace(common, detector="none")))
     if config.task == TaskName.DENOISE:
         given = replace(common, noise_level=config.noise_level)
         variants = [(f" (σ={config.noise_level:g})", given)]
