@@ -2,40 +2,63 @@
 # The GPU check (issue 20 item 1: provider proof, parity, fp16, IOBinding throughput against
 # torch, the whole pipeline on large photos, the codec across providers) on a lent GPU machine.
 #
-#   bash scripts/gpu-check.sh prep             # here: the cp312 wheels the GPU image lacks,
-#                                              # as .gpu/wheels.tar.part-* of 60 MiB
-#                                              # (ignored; PART=20m for smaller ones)
-#   bash scripts/gpu-check.sh run [ARGS...]    # there: install them into .gpu/site, then
+#   bash scripts/gpu-check.sh prep             # here: .gpu/payload.tar.part-* of 60 MiB
+#                                              # (ignored): the cp312 wheels the GPU image
+#                                              # lacks and the zoo's ONNX files
+#   bash scripts/gpu-check.sh slim             # here: take out of the working tree what the
+#                                              # parts carry and the check does not need
+#   bash scripts/gpu-check.sh unslim           # here: put them back (git checkout)
+#   bash scripts/gpu-check.sh run [ARGS...]    # there: unpack the parts, install the wheels
+#                                              # into .gpu/site, then
 #                                              # python -m aepipe.tools.bench.gpu $OUT ARGS
 #
-# The GPU image has torch for CUDA 13 and a CPU-only onnxruntime (../shared/STACK.md); the
-# onnxruntime-gpu wheel (a CUDA 13 build) is 255 MB and the device tool carries 64 MiB a call,
-# so carry one part a call while the machine is warm (`run` with command "true" and carry
-# [".gpu/wheels.tar.part-aa"], then -ab, ...), then call `run` once with this script's `run`.
+# The GPU image has torch for CUDA 13, numpy, onnx, ml_dtypes, opencv and a CPU-only
+# onnxruntime (../shared/STACK.md, the device tool's KINDS.md); the onnxruntime-gpu wheel (a
+# CUDA 13 build) is 255 MB. A device call carries 64 MiB in all, working tree included, and the
+# tracked tree is ~97 MiB (checkpoints 51, zoo 44): so `slim` the tree to ~3 MiB, carry one
+# part a call while the machine is warm (`run` with command "true" and carry
+# [".gpu/payload.tar.part-aa"], then -ab, ...), call `run` with this script's `run` and the
+# last part, then `unslim`.
 # Dry run here, the CPU standing in for CUDA:  OUT=/tmp/gpu-dry bash scripts/gpu-check.sh run --dry-run
 set -eu
 WHEELS=.gpu/wheels
-PACKAGES="onnxruntime-gpu==1.31.1 onnx==1.23.2 ml_dtypes==0.7.0 constriction==0.5.0
-  opencv-python-headless==5.1.0.95"
+PACKAGES="onnxruntime-gpu==1.31.1 constriction==0.5.0"
+SLIMMED="checkpoints aepipe/zoo"
 case ${1:-} in
 prep)
-  rm -rf $WHEELS .gpu/wheels.tar.part-* && mkdir -p $WHEELS
+  rm -rf $WHEELS .gpu/payload.tar.part-* && mkdir -p $WHEELS
   # shellcheck disable=SC2086  # one word per package
-  pip download --no-deps --only-binary=:all: --python-version 3.12 -d $WHEELS $PACKAGES
-  tar -cf - -C $WHEELS . | split -b "${PART:-60m}" - .gpu/wheels.tar.part-
+  python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+    --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+    -d $WHEELS $PACKAGES
+  { git ls-files 'aepipe/zoo/*.onnx'; ls $WHEELS/*.whl; } \
+    | tar -cf - -T - | split -b "${PART:-60m}" - .gpu/payload.tar.part-
   rm -rf $WHEELS
-  ls -la .gpu/wheels.tar.part-*
+  ls -la .gpu/payload.tar.part-*
+  exit ;;
+slim)
+  # shellcheck disable=SC2086
+  git diff --quiet HEAD -- $SLIMMED || { echo "uncommitted changes under $SLIMMED" >&2; exit 1; }
+  git ls-files checkpoints 'aepipe/zoo/*.onnx' | xargs rm -f
+  exit ;;
+unslim)
+  # shellcheck disable=SC2086
+  git checkout HEAD -- $SLIMMED
   exit ;;
 run) shift ;;
-*) echo "usage: $0 prep | run [--dry-run] [--images N] [--image-mp MP]" >&2; exit 2 ;;
+*) echo "usage: $0 prep | slim | unslim | run [--dry-run] [--images N] [--image-mp MP]" >&2; exit 2 ;;
 esac
 export PYTHONUNBUFFERED=1
-if ls .gpu/wheels.tar.part-* > /dev/null 2>&1; then
-  rm -rf $WHEELS .gpu/site && mkdir -p $WHEELS
-  cat .gpu/wheels.tar.part-* | tar -xf - -C $WHEELS
+if ls .gpu/payload.tar.part-* > /dev/null 2>&1; then
+  rm -rf $WHEELS .gpu/site
+  cat .gpu/payload.tar.part-* | tar -xf -
   python3 -m pip install --quiet --no-deps --no-index --target .gpu/site $WHEELS/*.whl
   export PYTHONPATH=$PWD/.gpu/site:$PWD
   # onnxruntime-gpu finds cuBLAS/cuDNN in the nvidia wheels torch brought along
+  nvidia_libs=$(python3 -c "import glob, os, nvidia
+print(':'.join(sorted({os.path.dirname(p) for d in nvidia.__path__
+                       for p in glob.glob(d + '/**/lib*.so*', recursive=True)})))" || true)
+  export LD_LIBRARY_PATH=${nvidia_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   python3 -c "import onnxruntime as o; o.preload_dlls(); print(o.__version__, o.get_available_providers())"
 fi
 nvidia-smi -L || true
