@@ -2,7 +2,7 @@
 # The GPU check (issue 20 item 1: provider proof, parity, fp16, IOBinding throughput against
 # torch, the whole pipeline on large photos, the codec across providers) on a lent GPU machine.
 #
-#   bash scripts/gpu-check.sh prep             # here: .gpu/payload.tar.part-* of 60 MiB
+#   bash scripts/gpu-check.sh prep             # here: .gpu/payload.tar.part-* of 58 MiB
 #                                              # (ignored): the cp312 wheels the GPU image
 #                                              # lacks and the zoo's ONNX files
 #   bash scripts/gpu-check.sh slim             # here: take out of the working tree what the
@@ -32,7 +32,7 @@ prep)
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
     -d $WHEELS $PACKAGES
   { git ls-files 'aepipe/zoo/*.onnx'; ls $WHEELS/*.whl; } \
-    | tar -cf - -T - | split -b "${PART:-60m}" - .gpu/payload.tar.part-
+    | tar -cf - -T - | split -b "${PART:-58m}" - .gpu/payload.tar.part-
   rm -rf $WHEELS
   ls -la .gpu/payload.tar.part-*
   exit ;;

@@ -42,6 +42,9 @@ def test_the_dry_run_does_every_step_and_writes_its_report(tmp_path: Path) -> No
     torch_rows = [row for row in result["throughput"] if row["engine"].startswith("torch")]
     assert all(row["max_abs_diff_vs_onnxruntime_fp32"] < 1e-3 for row in torch_rows)
     assert result["codec"]["identical_pixels"]
+    calls = result["pipeline_calls"]
+    assert sum(row["calls"] for row in calls["calls_by_shape"]) >= 1
+    assert set(calls["commonest_shape_alone_ms"]) == {"numpy in and out", "IOBinding"}
     pipeline = result["pipeline"]
     assert pipeline["providers"][0] == CPU and pipeline["images"] == 2 and not pipeline["errors"]
     assert pipeline["stage_seconds"]["infer"] > 0
