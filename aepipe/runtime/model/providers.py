@@ -15,6 +15,16 @@ TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
+#: cuDNN picks each convolution's algorithm by heuristic, not by timing every algorithm
+#: (ORT's default, EXHAUSTIVE) for every new input shape. A run feeds many shapes (whole
+#: images of each size, tiles whose side follows the image's, a short last batch a row), and
+#: ORT >= 1.20 searches again when shapes interleave (microsoft/onnxruntime#23006): on the
+#: first H200 the pipeline's calls took ~160 ms each against ~3 ms for the model alone
+#: (docs/benchmarks.md, "On a GPU: first figures").
+CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC"}
+
+ProviderSpec = str | tuple[str, dict[str, str]]
+
 
 def _loadable(*names: str) -> bool:
     for name in names:
@@ -61,3 +71,8 @@ def select_providers(
     if CPU not in chosen:
         chosen.append(CPU)
     return chosen
+
+
+def with_options(chosen: Sequence[str]) -> list[ProviderSpec]:
+    """``chosen`` as ONNX Runtime takes it, each provider with the options aepipe runs it with."""
+    return [(name, dict(CUDA_OPTIONS)) if name == CUDA else name for name in chosen]

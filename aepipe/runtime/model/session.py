@@ -16,7 +16,12 @@ import onnxruntime as ort
 
 from aepipe.errors import ModelError
 from aepipe.runtime.model.card import ModelCard
-from aepipe.runtime.model.providers import cuda_driver_present, select_providers, tensorrt_present
+from aepipe.runtime.model.providers import (
+    cuda_driver_present,
+    select_providers,
+    tensorrt_present,
+    with_options,
+)
 
 
 def session_options(threads: int = 0) -> ort.SessionOptions:
@@ -60,7 +65,7 @@ class OnnxModel:
         )
         try:
             self.session = ort.InferenceSession(
-                str(path), sess_options=session_options(threads), providers=chosen
+                str(path), sess_options=session_options(threads), providers=with_options(chosen)
             )
         except Exception as error:  # ORT raises its own Fail/InvalidGraph types
             raise ModelError(f"{path}: cannot load ONNX model: {error}") from error

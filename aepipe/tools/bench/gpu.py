@@ -15,9 +15,9 @@
 4. The learned codec: a file coded on the CPU decodes to the same pixels on the GPU.
 5. The pipeline's own model calls: one photo of ``--image-mp`` megapixels through
    ``run_tiled`` as a task runs it, each call timed by shape (first pass and second), then the
-   commonest shape with IOBinding and, on CUDA, with cuDNN's heuristic algorithm choice: where
-   the pipeline's inference loses to the model alone (on the first H200, 56 calls of 284²
-   tiles ran 60x slower than 256² tiles with IOBinding).
+   commonest shape with IOBinding and, on CUDA, with cuDNN's exhaustive algorithm search: where
+   the pipeline's inference loses to the model alone (on the first H200, with the exhaustive
+   search, its calls of 284² tiles ran ~50x slower than 256² tiles with IOBinding).
 6. The whole pipeline (``process_chunk``, local folders) over synthetic JPEG photos of
    ``--image-mp`` megapixels: wall time, where the time goes (decode, infer, encode, I/O) and
    GPU utilisation sampled by ``nvidia-smi``.
@@ -57,7 +57,13 @@ from aepipe.images import decode, from_float, to_float
 from aepipe.metrics import psnr
 from aepipe.runtime.codec.learned import load_codec
 from aepipe.runtime.model.card import ModelCard
-from aepipe.runtime.model.providers import CPU, CUDA
+from aepipe.runtime.model.providers import (
+    CPU,
+    CUDA,
+    CUDA_OPTIONS,
+    ProviderSpec,
+    with_options,
+)
 from aepipe.runtime.model.session import OnnxModel, session_options
 from aepipe.runtime.model.zoo import find_model, load_manifest
 from aepipe.runtime.options import ChunkOptions, TaskOptions
@@ -158,9 +164,12 @@ def float16_bytes(path: Path) -> bytes:
 def session(
     model: Path | bytes, provider: str, options: dict[str, str] | None = None
 ) -> ort.InferenceSession:
-    """A session on ``provider`` (with its provider ``options``), the CPU behind it."""
+    """A session on ``provider`` with the options aepipe runs it with (or ``options``), the
+    CPU behind it."""
     source = str(model) if isinstance(model, Path) else model
-    providers: list[Any] = [(provider, options or {})]
+    providers: list[ProviderSpec] = (
+        with_options([provider]) if options is None else [(provider, options)]
+    )
     if provider != CPU:
         providers.append(CPU)
     return ort.InferenceSession(source, session_options(), providers=providers)
@@ -201,7 +210,7 @@ def _without_tf32(
     """fp32 parity with TF32 convolutions and matrix products off (ORT's CUDA default is on):
     whether a parity miss is TF32's rounding or something else."""
     try:
-        exact = session(path, CUDA, {"use_tf32": "0"}).run(None, feeds)[0]
+        exact = session(path, CUDA, {**CUDA_OPTIONS, "use_tf32": "0"}).run(None, feeds)[0]
     except Exception as error:  # an option this ORT does not know: say so, keep the row
         return {"fp32_no_tf32_error": f"{type(error).__name__}: {str(error)[:200]}"}
     return {"fp32_no_tf32_max_abs_diff": float(np.max(np.abs(exact - reference)))}
@@ -361,8 +370,8 @@ class _TimedModel(OnnxModel):
 
 def pipeline_calls(plan: Plan) -> dict[str, Any]:
     """Step 5: one photo through ``run_tiled`` as the denoise task runs it, each model call
-    timed (two passes: the first pays for cuDNN's algorithm search), then the commonest call
-    shape alone with IOBinding and, on CUDA, with the heuristic algorithm choice."""
+    timed (two passes: the first pays for any algorithm search), then the commonest call shape
+    alone with IOBinding and, on CUDA, with cuDNN's exhaustive search (ORT's default)."""
     path = find_model(None, TaskName.DENOISE).path
     model = _TimedModel(path, providers=[plan.provider])
     options = TaskOptions(task=TaskName.DENOISE, noise_level=BENCH_SIGMA)
@@ -386,10 +395,10 @@ def pipeline_calls(plan: Plan) -> dict[str, Any]:
     feeds = model_inputs(model.card, batch, side)
     alone = {"numpy in and out": _ms_per_call(model.session, feeds, plan, bound=False)}
     alone["IOBinding"] = _ms_per_call(model.session, feeds, plan, bound=True)
-    if plan.provider == CUDA:
-        heuristic = session(path, CUDA, {"cudnn_conv_algo_search": "HEURISTIC"})
-        alone["numpy in and out, cuDNN heuristic"] = _ms_per_call(
-            heuristic, feeds, plan, bound=False
+    if plan.provider == CUDA:  # ORT's default, which aepipe's sessions leave (CUDA_OPTIONS)
+        exhaustive = session(path, CUDA, {"cudnn_conv_algo_search": "EXHAUSTIVE"})
+        alone["numpy in and out, cuDNN exhaustive search"] = _ms_per_call(
+            exhaustive, feeds, plan, bound=False
         )
     return {
         "megapixels": round(pixels.shape[0] * pixels.shape[1] / 1e6, 2),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aepipe.runtime.model.providers import CPU, CUDA, TENSORRT, select_providers
+from aepipe.runtime.model.providers import CPU, CUDA, TENSORRT, select_providers, with_options
 
 ALL = [TENSORRT, CUDA, CPU]
 
@@ -34,3 +34,8 @@ def test_explicit_request_wins_and_keeps_cpu_fallback():
 def test_request_for_missing_provider_is_refused():
     with pytest.raises(ValueError, match="ROCMExecutionProvider"):
         select_providers(ALL, cuda_driver=True, tensorrt=False, requested=["ROCMExecutionProvider"])
+
+
+def test_cuda_chooses_convolution_algorithms_by_heuristic():
+    specs = with_options([TENSORRT, CUDA, CPU])
+    assert specs == [TENSORRT, (CUDA, {"cudnn_conv_algo_search": "HEURISTIC"}), CPU]
