@@ -10,17 +10,20 @@ back"); :func:`refit_flat_overlay` keeps what it gets right, roughly which state
 is in, and takes the states' exact maps from the image itself:
 
 1. states: RANSAC over the masked pixels for ``marked = gain·removed + offset`` (one gain for
-   all channels), the remover's output standing in for the photo; at most two;
+   all channels), the remover's output standing in for the photo; at most two. Where the
+   remover failed (a busy photo under a strong mark: its pixels follow no state), a
+   Navier-Stokes fill of the whole mask stands in instead: exact along the strokes' edges;
 2. refined: each state's map again from its pixels paired with the nearest pixel outside the
    mask, the same photo a few pixels away, by reduced major axis (both sides carry texture),
    kept when the pairs agree better under it;
 3. inverted: per pixel the mixture of two states that explains it best given a guess of the
    photo, then ``B = (marked - offset(t)) / gain(t)`` exactly. The guess is first the mean of
-   the remover's output and a Navier-Stokes fill of the mark's strokes (their errors differ),
+   step 1's stand-in and a Navier-Stokes fill of the mark's strokes (their errors differ),
    then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out).
 
 Where no mixture comes near the pixel (a state RANSAC missed) the remover's own pixel stays;
-when no state explains enough pixels, the remover's output comes back unchanged. Dense marks
+when no state explains enough pixels under either stand-in, the remover's output comes back
+unchanged. Dense marks
 are inverted too: a body over its outline may leave a tenth of the photo, yet its rounding
 times ten beat the remover's fill on average on every set measured (docs/quality.md).
 """
@@ -77,19 +80,22 @@ def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray
     if not mask.any() or mask.all():
         return removed
     seen = to_float(marked).astype(np.float64)
-    pixels, network = seen[mask], to_float(removed)[mask].astype(np.float64)
-    states = find_states(pixels, network)
+    pixels, guide = seen[mask], to_float(removed)[mask].astype(np.float64)
+    states = find_states(pixels, guide)
+    if not states:  # the remover's pixels follow no overlay: try the photo around the mark
+        guide = to_float(inpaint_classical(marked, mask))[mask].astype(np.float64)
+        states = find_states(pixels, guide)
     if not states:
         return removed
     pairs = nearest_unmasked(mask)
     for _ in range(REFINE_ROUNDS):
-        fit = unblend(pixels, network, states)
+        fit = unblend(pixels, guide, states)
         states = [
             refined(state, seen, pairs, mask, fit.pure & (fit.state == k))
             for k, state in enumerate(states, start=1)
         ]
-    fit = unblend(pixels, network, states)
-    fit = unblend(pixels, (network + filled_strokes(marked, mask, fit)) / 2, states)
+    fit = unblend(pixels, guide, states)
+    fit = unblend(pixels, (guide + filled_strokes(marked, mask, fit)) / 2, states)
     for _ in range(MEDIAN_ROUNDS):
         fit = unblend(pixels, median_guess(composed(removed, mask, fit), mask), states)
     return composed(removed, mask, fit)

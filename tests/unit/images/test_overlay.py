@@ -92,9 +92,17 @@ def test_sixteen_bit_and_gray_images_are_refit_in_their_own_type(dtype, channels
 
 
 def test_without_an_overlay_to_fit_the_removers_output_comes_back():
-    _, marked, guess, mask = case()
-    assert refit_flat_overlay(marked, marked, mask) is marked  # the remover changed nothing
-    assert refit_flat_overlay(marked, guess, np.zeros_like(mask)) is guess
+    photo, _, guess, mask = case()
+    # no mark under the mask, the remover agreeing: nor does the photo around it fit a state
+    assert refit_flat_overlay(photo, photo, mask) is photo
+    assert refit_flat_overlay(photo, guess, np.zeros_like(mask)) is guess
+
+
+def test_where_the_remover_failed_the_photo_around_the_mark_stands_in():
+    photo, marked, guess, mask = case()
     painted = guess.copy()  # a remover that paints noise, no blend of the input at all
     painted[mask] = np.random.default_rng(1).integers(0, 256, painted[mask].shape)
-    assert refit_flat_overlay(marked, painted, mask) is painted
+    refit = refit_flat_overlay(marked, painted, mask)
+    _, left_marked = reconstruction_error(photo, marked)
+    _, refitted = reconstruction_error(photo, refit)
+    assert refitted > left_marked + 10, (left_marked, refitted)
