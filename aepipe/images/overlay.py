@@ -21,7 +21,9 @@ is in, and takes the states' exact maps from the image itself:
    step 1's stand-in and a Navier-Stokes fill of the mark's strokes (their errors differ),
    then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out).
 
-Where no mixture comes near the pixel (a state RANSAC missed) the remover's own pixel stays;
+Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
+pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
+RANSAC missed), the remover's own pixel stays;
 when no state explains enough pixels under either stand-in, the remover's output comes back
 unchanged. Dense marks
 are inverted too: a body over its outline may leave a tenth of the photo, yet its rounding
@@ -49,6 +51,7 @@ PAIR_DISTANCE = 6.0  # a state's pixel pairs with the nearest unmasked pixel thi
 REFINE_ROUNDS = 2
 MEDIAN_ROUNDS = 2  # guesses of the photo from its own 5 x 5 median
 EXPLAINED = 30 / 255  # a pixel farther than this from every mixture keeps the remover's value
+UNTOUCHED = 4 / 255  # a pixel the remover left this close to the input is not the mark's
 PURE = 0.95  # a mixture this far towards one state counts as that state's pixel
 
 
@@ -81,6 +84,7 @@ def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray
         return removed
     seen = to_float(marked).astype(np.float64)
     pixels, guide = seen[mask], to_float(removed)[mask].astype(np.float64)
+    untouched = np.abs(pixels - guide).max(axis=1) < UNTOUCHED
     states = find_states(pixels, guide)
     if not states:  # the remover's pixels follow no overlay: try the photo around the mark
         guide = to_float(inpaint_classical(marked, mask))[mask].astype(np.float64)
@@ -98,12 +102,17 @@ def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray
     fit = unblend(pixels, (guide + filled_strokes(marked, mask, fit)) / 2, states)
     for _ in range(MEDIAN_ROUNDS):
         fit = unblend(pixels, median_guess(composed(removed, mask, fit), mask), states)
-    return composed(removed, mask, fit)
+    return composed(removed, mask, fit, untouched)
 
 
-def composed(removed: np.ndarray, mask: np.ndarray, fit: Unblended) -> np.ndarray:
-    """``removed`` with the masked pixels the fit can be trusted with replaced by its photo."""
+def composed(
+    removed: np.ndarray, mask: np.ndarray, fit: Unblended, kept: np.ndarray | None = None
+) -> np.ndarray:
+    """``removed`` with the masked pixels the fit can be trusted with replaced by its photo;
+    ``kept`` (over the masked pixels) keep the remover's value whatever the fit says."""
     trusted = fit.residual < EXPLAINED
+    if kept is not None:
+        trusted &= ~kept
     out = removed.copy()
     unblended = from_float(np.clip(fit.photo, 0.0, 1.0), removed.dtype)
     out[mask] = np.where(trusted[:, None], unblended, out[mask])

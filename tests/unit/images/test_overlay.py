@@ -106,3 +106,12 @@ def test_where_the_remover_failed_the_photo_around_the_mark_stands_in():
     _, left_marked = reconstruction_error(photo, marked)
     _, refitted = reconstruction_error(photo, refit)
     assert refitted > left_marked + 10, (left_marked, refitted)
+
+
+def test_pixels_the_remover_left_as_they_were_are_not_inverted():
+    photo, marked, guess, mask = case()
+    rim = mask & (strokes(*mask.shape) == 0)  # masked, not marked: the mask's grown edge
+    guess[rim] = marked[rim]  # the remover saw no mark there
+    refit = refit_flat_overlay(marked, guess, mask)
+    assert np.array_equal(refit[rim], marked[rim])
+    assert reconstruction_error(photo, refit)[1] > reconstruction_error(photo, guess)[1] + 10
