@@ -23,11 +23,10 @@ is in, and takes the states' exact maps from the image itself:
 
 Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
 pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
-RANSAC missed), the remover's own pixel stays;
-when no state explains enough pixels under either stand-in, the remover's output comes back
-unchanged. Dense marks
-are inverted too: a body over its outline may leave a tenth of the photo, yet its rounding
-times ten beat the remover's fill on average on every set measured (docs/quality.md).
+RANSAC missed), the remover's own pixel stays; when no state explains enough pixels under
+either stand-in, the remover's output comes back unchanged. Dense marks are inverted too: a
+body over its outline may leave a tenth of the photo, yet its rounding times ten beat the
+remover's fill on average on every set measured (docs/quality.md).
 """
 
 from __future__ import annotations
