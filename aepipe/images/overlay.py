@@ -21,6 +21,10 @@ is in, and takes the states' exact maps from the image itself:
    step 1's stand-in and a Navier-Stokes fill of the mark's strokes (their errors differ),
    then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out).
 
+4. extended: the detector's doubtful regions next to or apart from the mask (a faint copy of
+   a tiled mark, a rim it cut short) are inverted with the same states where they prove
+   themselves there; a state found in the mask is evidence a state found in texture is not.
+
 Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
 pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
 RANSAC missed), the remover's own pixel stays; when no state explains enough pixels under
@@ -52,6 +56,9 @@ MEDIAN_ROUNDS = 2  # guesses of the photo from its own 5 x 5 median
 EXPLAINED = 30 / 255  # a pixel farther than this from every mixture keeps the remover's value
 UNTOUCHED = 4 / 255  # a pixel the remover left this close to the input is not the mark's
 PURE = 0.95  # a mixture this far towards one state counts as that state's pixel
+PROOF_SHARE = 0.1  # a doubtful region is the mark's when this share of its changed pixels ...
+MIN_PROOF = 3  # ... and this many are in one of the mark's states alone
+GRAY_SPREAD = 3 / 255  # a pixel whose channels differ less is gray: no proof of a colour
 
 
 @dataclass(frozen=True)
@@ -75,12 +82,21 @@ class Unblended:
     residual: np.ndarray  # (N,) how far (largest channel) the pixel is from that mixture
 
 
-def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``removed`` (a remover's output, H x W x C like ``marked``) with its pixels inside
-    ``mask`` recomputed from ``marked`` as the inverse of a flat overlay; the other pixels,
-    and the whole of ``removed`` when no overlay fits, come back unchanged."""
+def refit_flat_overlay(
+    marked: np.ndarray,
+    removed: np.ndarray,
+    mask: np.ndarray,
+    doubtful: np.ndarray | None = None,
+) -> np.ndarray:
+    """``marked`` (H x W x C) with the mark taken out: inside ``mask`` the pixels of
+    ``removed`` (a remover's output) recomputed as the inverse of a flat overlay, or as the
+    remover left them when no overlay fits; outside it, the regions of ``doubtful`` (pixels
+    the detector was unsure of) in which that overlay proves itself, inverted too
+    (:func:`invert_doubtful`); every other pixel as in ``marked``."""
+    out = marked.copy()
+    out[mask] = removed[mask]
     if not mask.any() or mask.all():
-        return removed
+        return out
     seen = to_float(marked).astype(np.float64)
     pixels, guide = seen[mask], to_float(removed)[mask].astype(np.float64)
     untouched = np.abs(pixels - guide).max(axis=1) < UNTOUCHED
@@ -89,7 +105,7 @@ def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray
         guide = to_float(inpaint_classical(marked, mask))[mask].astype(np.float64)
         states = find_states(pixels, guide)
     if not states:
-        return removed
+        return out
     pairs = nearest_unmasked(mask)
     for _ in range(REFINE_ROUNDS):
         fit = unblend(pixels, guide, states)
@@ -101,7 +117,39 @@ def refit_flat_overlay(marked: np.ndarray, removed: np.ndarray, mask: np.ndarray
     fit = unblend(pixels, (guide + filled_strokes(marked, mask, fit)) / 2, states)
     for _ in range(MEDIAN_ROUNDS):
         fit = unblend(pixels, median_guess(composed(removed, mask, fit), mask), states)
-    return composed(removed, mask, fit, untouched)
+    out[mask] = composed(removed, mask, fit, untouched)[mask]
+    if doubtful is not None and (doubtful & ~mask).any():
+        invert_doubtful(out, seen, doubtful & ~mask, states)
+    return out
+
+
+def invert_doubtful(
+    restored: np.ndarray, seen: np.ndarray, doubtful: np.ndarray, states: list[OverlayState]
+) -> None:
+    """Invert, in place in ``restored``, each connected region of ``doubtful`` in which the
+    mark's ``states`` prove themselves: of its coloured pixels that differ from a
+    Navier-Stokes fill of the region, at least ``PROOF_SHARE`` (and ``MIN_PROOF``) are in
+    one state alone within ``INLIER_LEVEL``. Photo texture fits a mixture with the identity
+    anywhere (any pixel lies a little towards the mark's colour), pure states seldom; and on
+    gray pixels any brightening fits a gray state, so they prove nothing. In a region taken,
+    the pixels a state explains are inverted, the others stay as they are."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(doubtful.view(np.uint8), connectivity=8)
+    label = labels[doubtful]
+    pixels = seen[doubtful]
+    guess = to_float(inpaint_classical(restored, doubtful))[doubtful].astype(np.float64)
+    fit = unblend(pixels, guess, states)
+    changed = np.abs(pixels - guess).max(axis=1) >= INLIER_LEVEL
+    coloured = np.ptp(pixels, axis=1) >= GRAY_SPREAD
+    explained = changed & (fit.residual < INLIER_LEVEL) & (fit.state != 0)
+    proof = np.bincount(label, explained & fit.pure & coloured, count)
+    needed = np.maximum(MIN_PROOF, PROOF_SHARE * np.bincount(label, changed & coloured, count))
+    taken = proof >= needed
+    taken[0] = False
+    inverted = from_float(np.clip(fit.photo, 0.0, 1.0), restored.dtype)
+    invert = (taken[label] & explained)[:, None]
+    restored[doubtful] = np.where(invert, inverted, restored[doubtful])
 
 
 def composed(

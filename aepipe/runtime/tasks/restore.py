@@ -83,8 +83,11 @@ class RestoreTask(ImageIO):
         if detection.detected:
             restored = self._remove(image.pixels, detection.mask)
             if self.options.overlay_refit:
-                restored = refit_flat_overlay(image.pixels, restored, detection.mask)
-            pixels[detection.mask] = restored[detection.mask]
+                pixels = refit_flat_overlay(
+                    image.pixels, restored, detection.mask, detection.doubtful
+                )
+            else:
+                pixels[detection.mask] = restored[detection.mask]
         return TaskOutput(pixels, image.alpha, fields)
 
     def _remove(self, pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ class MaskRule:
     # a line, not a mark (the dark last row of Kodak's film scans, a wire). Regions up to 3 px
     # across held none of the unseen marks' pixels on Kodak24 and CBSD68.
     min_across: int = 4
+    # Outside the mask, pixels within ``grow`` of this probability are *doubtful*: the flat-
+    # overlay refit takes the regions of them where the mark's own states prove themselves.
+    doubtful: float = 0.3
 
     def keeps(self, regions: Regions) -> np.ndarray:
         """Per label: whether its region counts as a mark (label 0, the background, never)."""
@@ -82,6 +85,7 @@ def regions_over(probability: np.ndarray, threshold: float) -> Regions:
 class Detection:
     mask: np.ndarray  # H x W bool, grown
     confidence: float  # mean probability inside the ungrown mask (0 when empty)
+    doubtful: np.ndarray  # H x W bool, outside the mask: marked, maybe (none when no mask)
 
     @property
     def detected(self) -> bool:
@@ -121,8 +125,10 @@ class MarkDetector:
         probability = self.probability(pixels)
         core = confident_regions(probability, self.rule)
         if not core.any():
-            return Detection(core, 0.0)
-        return Detection(grow(core, self.rule.grow), float(probability[core].mean()))
+            return Detection(core, 0.0, core)
+        mask = grow(core, self.rule.grow)
+        doubtful = grow(probability > self.rule.doubtful, self.rule.grow) & ~mask
+        return Detection(mask, float(probability[core].mean()), doubtful)
 
 
 def confident_regions(probability: np.ndarray, rule: MaskRule) -> np.ndarray:

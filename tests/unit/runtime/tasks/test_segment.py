@@ -194,6 +194,21 @@ def test_only_large_and_confident_regions_count_as_marks():
     assert not confident_regions(probability, MaskRule(min_confidence=0.95))[20:30, 30:41].any()
 
 
+def test_unsure_pixels_beside_a_detected_mark_are_doubtful(models, monkeypatch):
+    segmenter, _ = models
+    detector = build_task(TaskOptions(task="segment", model=segmenter)).detector
+    probability = np.zeros((40, 60), np.float32)
+    probability[2:12, 2:12] = 0.97  # a mark
+    probability[20:30, 2:12] = 0.4  # maybe a fainter copy of it
+    probability[20:30, 30:40] = 0.2  # too unsure
+    monkeypatch.setattr(detector, "probability", lambda pixels: probability)
+    found = detector.detect(np.zeros((40, 60, 3), np.uint8))
+    assert found.doubtful[20:30, 2:12].all() and not (found.doubtful & found.mask).any()
+    assert not found.doubtful[20:30, 30:40].any()
+    monkeypatch.setattr(detector, "probability", lambda pixels: probability.clip(0, 0.4))
+    assert not detector.detect(np.zeros((40, 60, 3), np.uint8)).doubtful.any()  # no mark
+
+
 def test_a_line_along_the_border_is_no_mark():
     """A film scan's dark last row looks like a stroke to the segmenter: 3 px across is a line."""
     probability = np.zeros((40, 200), np.float32)
