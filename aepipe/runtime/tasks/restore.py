@@ -74,8 +74,9 @@ class RestoreTask(ImageIO):
         return TaskOutput(pixels, _resize_alpha(image.alpha, pixels.shape[:2]), fields)
 
     def _touch_only_detected(self, image: DecodedImage, fields: dict[str, object]) -> TaskOutput:
-        """The model's output where the detector masks a mark, the input bit for bit elsewhere;
-        with nothing detected, the model does not run at all."""
+        """The model's output where the detector masks a mark (and, refit, in the doubtful
+        regions the mark's states prove themselves in: ``doubtful_area`` in the row), the input
+        bit for bit elsewhere; with nothing detected, the model does not run at all."""
         assert self.detector is not None
         detection = self.detector.detect(image.pixels)
         fields.update(detection.fields())
@@ -86,6 +87,8 @@ class RestoreTask(ImageIO):
                 pixels = refit_flat_overlay(
                     image.pixels, restored, detection.mask, detection.doubtful
                 )
+                taken = detection.doubtful & (pixels != image.pixels).any(axis=2)
+                fields["doubtful_area"] = round(float(taken.mean()), 6)
             else:
                 pixels[detection.mask] = restored[detection.mask]
         return TaskOutput(pixels, image.alpha, fields)

@@ -84,6 +84,8 @@ def test_the_gated_remover_changes_only_masked_pixels(models, refit: bool):
     changed = (output.pixels != pixels).any(axis=2)
     assert changed.any() and not changed[~_grown(truth, 3)].any()  # the input's elsewhere
     assert output.fields["mark_detected"] is True
+    if refit:  # what it changed outside the mask: the doubtful regions it took
+        assert output.fields["doubtful_area"] == round(float((changed & ~detected).mean()), 6)
 
 
 def test_a_guided_remover_is_shown_the_mask_and_refuses_to_run_without_one(models, tmp_path: Path):
