@@ -19,8 +19,7 @@ is in, and takes the states' exact maps from the image itself:
 3. inverted: per pixel the mixture of two states that explains it best given a guess of the
    photo, then ``B = (marked - offset(t)) / gain(t)`` exactly. The guess is first the mean of
    step 1's stand-in and a Navier-Stokes fill of the mark's strokes (their errors differ),
-   then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out).
-
+   then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out);
 4. extended: the detector's doubtful regions next to or apart from the mask (a faint copy of
    a tiled mark, a rim it cut short) are inverted with the same states where they prove
    themselves there; a state found in the mask is evidence a state found in texture is not.
@@ -28,7 +27,7 @@ is in, and takes the states' exact maps from the image itself:
 Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
 pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
 RANSAC missed), the remover's own pixel stays; when no state explains enough pixels under
-either stand-in, the remover's output comes back unchanged. Dense marks are inverted too: a
+either stand-in, the remover's pixels come back unchanged. Dense marks are inverted too: a
 body over its outline may leave a tenth of the photo, yet its rounding times ten beat the
 remover's fill on average on every set measured (docs/quality.md).
 """
