@@ -55,6 +55,7 @@ MEDIAN_ROUNDS = 2  # guesses of the photo from its own 5 x 5 median
 EXPLAINED = 30 / 255  # a pixel farther than this from every mixture keeps the remover's value
 UNTOUCHED = 4 / 255  # a pixel the remover left this close to the input is not the mark's
 PURE = 0.95  # a mixture this far towards one state counts as that state's pixel
+LUMINANCE_WEIGHT = 0.25  # of a guess's brightness against its colour, finding a mixture
 PROOF_SHARE = 0.1  # a doubtful region is the mark's when this share of its changed pixels ...
 MIN_PROOF = 3  # ... and this many are in one of the mark's states alone
 GRAY_SPREAD = 3 / 255  # a pixel whose channels differ less is gray: no proof of a colour
@@ -291,8 +292,12 @@ def refined(
 
 def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState]) -> Unblended:
     """Each pixel as the mixture ``(1 - t)·one + t·other`` of two states (or one alone) that
-    best explains it given ``guesses`` of the photo, then inverted exactly."""
+    best explains it given ``guesses`` of the photo, then inverted exactly. ``t`` is the
+    projection onto the step between the two, with the guess's brightness weighted
+    ``LUMINANCE_WEIGHT`` against its colour: a photo's colour varies more smoothly than its
+    brightness, so a guess from around a pixel errs more in the latter."""
     channels = pixels.shape[1]
+    metric = np.eye(channels) - (1 - LUMINANCE_WEIGHT) / channels  # gray: scales t's two sides
     every = [OverlayState(1.0, np.zeros(channels)), *states]
     n = len(pixels)
     best = np.full(n, np.inf)
@@ -305,8 +310,9 @@ def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState])
             step = shown_other - shown_one
             t = np.zeros(n)
             if k != j:
-                along = ((pixels - shown_one) * step).sum(axis=1)
-                t = np.clip(along / np.maximum((step * step).sum(axis=1), 1e-12), 0.0, 1.0)
+                weighted = step @ metric
+                along = ((pixels - shown_one) * weighted).sum(axis=1)
+                t = np.clip(along / np.maximum((step * weighted).sum(axis=1), 1e-12), 0.0, 1.0)
             mixed_gain = (1 - t) * one.gain + t * other.gain
             mixed_offset = (1 - t)[:, None] * one.offset + t[:, None] * other.offset
             residual = np.abs(pixels - (mixed_gain[:, None] * guesses + mixed_offset)).max(axis=1)

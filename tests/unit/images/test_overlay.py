@@ -7,7 +7,7 @@ from modelfactory import photo_like
 
 from aepipe.images import from_float, to_float
 from aepipe.images.fill import grow
-from aepipe.images.overlay import find_states, refit_flat_overlay
+from aepipe.images.overlay import OverlayState, find_states, refit_flat_overlay, unblend
 from aepipe.metrics.error import reconstruction_error
 
 
@@ -150,3 +150,21 @@ def test_doubtful_photo_texture_and_gray_pixels_prove_no_mark():
     _, marked_gray, guess_gray, mask, doubtful = halves(channels=1)
     refit = refit_flat_overlay(marked_gray, guess_gray, mask, doubtful)
     assert np.array_equal(refit[doubtful], marked_gray[doubtful])
+
+
+def test_a_guess_wrong_in_brightness_alone_misleads_a_coloured_marks_rims_less(monkeypatch):
+    """A fill errs more in a photo's brightness than in its colour: how much of a coloured
+    mark covers a rim pixel is found leaning on the guess's colour."""
+    rng = np.random.default_rng(3)
+    photo = rng.uniform(0.2, 0.8, (2000, 3))
+    red = OverlayState(0.4, 0.6 * np.array([0.9, 0.1, 0.1]))
+    coverage = rng.uniform(0.1, 0.9, (2000, 1))
+    rims = (1 - coverage) * photo + coverage * red.shows(photo)
+    guess = photo + rng.normal(0, 10 / 255, (2000, 1))  # the same error in R, G and B
+
+    def error() -> float:
+        return float(np.abs(unblend(rims, guess, [red]).photo - photo).mean())
+
+    weighted = error()
+    monkeypatch.setattr("aepipe.images.overlay.LUMINANCE_WEIGHT", 1.0)
+    assert weighted < error() / 2
