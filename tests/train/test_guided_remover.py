@@ -16,6 +16,7 @@ from tiny_runs import train_and_export
 from aepipe.cli import main
 from aepipe.runtime.model.card import ModelCard
 from aepipe.training.networks import create_model
+from aepipe.training.networks.guided_matte import projected
 from aepipe.training.task_batches import detector_like_mask
 from aepipe.training.train import DEGRADATIONS
 
@@ -34,6 +35,40 @@ def test_guided_remover_returns_every_pixel_outside_its_mask_exactly() -> None:
         output = model(x)
     assert torch.equal(output[outside], x[:, :3][outside])
     assert (output != x[:, :3])[~outside].float().mean() > 0.5
+
+
+def test_projected_rewards_a_guess_that_places_rims_right_not_one_pushed_onto_the_mark() -> None:
+    """What the refit makes of a guess: the clean photo from the clean photo, a noisy guess
+    made better (only its error along the mark's line counts), and no reward for a guess
+    pushed far away from the mark's colour, which puts every rim pixel in the full state."""
+    torch.manual_seed(0)
+    clean = torch.rand(2, 3, 16, 16)
+    alpha = torch.zeros(2, 1, 16, 16)
+    alpha[:, :, 4:12, 4:12] = 0.6
+    alpha[:, :, 4:12, 3] = alpha[:, :, 4:12, 12] = 0.3  # rims
+    colour = torch.rand(2, 3, 1, 1)
+    marked = (1 - alpha) * clean + alpha * colour
+    on_mark = (alpha > 0).expand_as(clean)
+    assert torch.allclose(projected(clean, marked, clean, alpha), clean, atol=1e-5)
+    noisy = clean + 0.05 * torch.randn_like(clean)
+    error = (projected(noisy, marked, clean, alpha) - clean).abs()[on_mark].mean()
+    assert error < 0.7 * (noisy - clean).abs()[on_mark].mean()
+    pushed = marked + 5 * (marked - colour)  # "fully covered", wherever the mark is
+    rim = (alpha == 0.3).expand_as(clean)
+    assert (projected(pushed, marked, clean, alpha) - clean).abs()[rim].mean() > 0.05
+
+
+def test_projected_weight_adds_its_term_to_the_guided_remover_loss() -> None:
+    torch.manual_seed(0)
+    clean = torch.rand(4, 3, 32, 32)
+    inputs = DEGRADATIONS["unwatermark-guided"](clean.clone(), torch.Generator().manual_seed(0))
+    plain = create_model("unwatermark-guided-unet-s")
+    trained = create_model("unwatermark-guided-unet-s", projected_weight=1.0)
+    trained.load_state_dict(plain.state_dict())
+    loss, terms = plain.training_loss(inputs, clean)
+    loss_with, terms_with = trained.training_loss(inputs, clean)
+    assert "projected_l1" not in terms and terms_with["projected_l1"] > 0
+    assert loss_with.item() == pytest.approx(loss.item() + terms_with["projected_l1"], rel=1e-5)
 
 
 def test_detector_like_masks_cover_the_mark_and_raise_false_alarms() -> None:
