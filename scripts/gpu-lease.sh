@@ -31,9 +31,13 @@ train() {  # NAME ARGS...: time-boxed; a crash in one run leaves the others goin
   echo "$name exit $?"; tail -3 $R/$name.out
 }
 
-RUNS="unwatermark denoise aec-lapped"
-train unwatermark --model unwatermark-unet-s --task unwatermark --batch 32 --patch 128 \
-  --lr 3e-4 --clip-grad 1.0 --seed 4 --init-from checkpoints/unwatermark-unet-s.pt &
+RUNS="guided-projected denoise aec-lapped"
+# Issue 17: the default remover trained on what the overlay refit keeps of its pixels (the
+# projected loss, docs/quality.md "Coverage in the strokes"); it continues the CPU leg's
+# weights. Commit $OUT/guided-projected.pt as checkpoints/unwatermark-guided-unet-s-projected.pt.
+train guided-projected --model unwatermark-guided-unet-s --model-args '{"projected_weight": 1.0}' \
+  --task unwatermark-guided --batch 32 --patch 128 --lr 1e-4 --seed 4 \
+  --init-from checkpoints/unwatermark-guided-unet-s-projected.pt &
 train denoise --model denoise-unet-s --task denoise --batch 32 --patch 128 --lr 5e-5 --seed 4 \
   --init-from checkpoints/denoise-unet-s.pt &
 # The codec leg continues aec-lapped-s from its shipped weights (it started as block PCA on two
