@@ -41,7 +41,8 @@ class GuidedMatteUNet(WatermarkMatteUNet):
         self, inputs: dict[str, torch.Tensor], target: torch.Tensor
     ) -> tuple[torch.Tensor, LossTerms]:
         """L1 of the image and cross-entropy of the alpha, both over the masked pixels only:
-        nothing outside the mask reaches the output."""
+        nothing outside the mask reaches the output; with ``projected_weight``, also L1 of
+        what the refit would recover from the image on the mark's pixels."""
         x, true_alpha = inputs["x"], inputs["target_alpha"]
         image, mask = x[:, :3], x[:, 3:]
         alpha_logit, colour, residual = self.matte(x)
@@ -63,7 +64,8 @@ class GuidedMatteUNet(WatermarkMatteUNet):
     def validation_metrics(
         self, inputs: dict[str, torch.Tensor], clean: torch.Tensor
     ) -> dict[str, float]:
-        """PSNR inside the masks: of the output, and of the marked input (what it gains)."""
+        """PSNR inside the masks: of the output, and of the marked input (what it gains); on
+        the mark's pixels, of the output and of what the refit would recover from it."""
         x, alpha = inputs["x"], inputs["target_alpha"]
         mask = x[:, 3:] > 0.5
         restored = self(x)
@@ -71,7 +73,6 @@ class GuidedMatteUNet(WatermarkMatteUNet):
         return {
             "val_mask_psnr": masked_psnr(restored, clean, mask),
             "val_mask_psnr_in": masked_psnr(x[:, :3], clean, mask),
-            # on the mark's pixels, what the refit would make of the output with the true mark
             "val_projected_psnr": masked_psnr(
                 projected(restored, x[:, :3], clean, alpha), clean, on_mark
             ),
