@@ -290,6 +290,13 @@ def refined(
     return fitted if disagreement(fitted) < disagreement(state) else state
 
 
+def mixture_metric(channels: int) -> np.ndarray:
+    """C x C: the inner product a pixel's place between two states is projected in, the
+    brightness (the channels' mean) weighted ``LUMINANCE_WEIGHT`` against the colour; on a
+    gray image it only scales both sides of the projection."""
+    return np.eye(channels) - (1 - LUMINANCE_WEIGHT) / channels
+
+
 def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState]) -> Unblended:
     """Each pixel as the mixture ``(1 - t)·one + t·other`` of two states (or one alone) that
     best explains it given ``guesses`` of the photo, then inverted exactly. ``t`` is the
@@ -297,7 +304,7 @@ def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState])
     ``LUMINANCE_WEIGHT`` against its colour: a photo's colour varies more smoothly than its
     brightness, so a guess from around a pixel errs more in the latter."""
     channels = pixels.shape[1]
-    metric = np.eye(channels) - (1 - LUMINANCE_WEIGHT) / channels  # gray: scales t's two sides
+    metric = mixture_metric(channels)
     every = [OverlayState(1.0, np.zeros(channels)), *states]
     n = len(pixels)
     best = np.full(n, np.inf)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from aepipe.images.overlay import LUMINANCE_WEIGHT
+from aepipe.images.overlay import mixture_metric
 from aepipe.training.networks.losses import LossTerms, masked_psnr
 from aepipe.training.networks.registry import register_model
 from aepipe.training.networks.unet import WatermarkMatteUNet
@@ -90,17 +90,18 @@ def projected(
     places each pixel between the identity and a state of the mark's full opacity; here that
     state is the patch's highest alpha ``A`` in the pixel's own colour (the offset
     ``marked - (1 - alpha)·clean`` over ``alpha``), so a rim pixel truly lies ``alpha / A``
-    along. The pixel is placed by projecting ``guess`` as ``overlay.unblend`` does (luminance
-    weighted ``LUMINANCE_WEIGHT``), then inverted. A guess that pushed every pixel to the
+    along. The pixel is placed by projecting ``guess`` as ``overlay.unblend`` does (in
+    ``overlay.mixture_metric``), then inverted. A guess that pushed every pixel to the
     state would be wrong on rims, as it would be at run time."""
     full = alpha.amax(dim=(2, 3), keepdim=True).clamp(min=MIN_PROJECTED_ALPHA)
     colour = (marked - (1 - alpha) * clean) / alpha.clamp(min=MIN_PROJECTED_ALPHA)
     offset = full * colour  # the full state shows (1 - full)·photo + offset
     step = offset - full * guess  # the full state's pixel, less the identity's, given the guess
 
+    metric = torch.as_tensor(mixture_metric(guess.shape[1]), dtype=guess.dtype, device=guess.device)
+
     def inner(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        gray = (1 - LUMINANCE_WEIGHT) / u.shape[1]
-        return (u * v).sum(1, keepdim=True) - gray * u.sum(1, keepdim=True) * v.sum(1, keepdim=True)
+        return torch.einsum("nchw,cd,ndhw->nhw", u, metric, v).unsqueeze(1)
 
     along = inner(marked - guess, step) / inner(step, step).clamp(min=1e-6)
     share = along.clamp(0, 1)
