@@ -20,6 +20,9 @@ is in, and takes the states' exact maps from the image itself:
    photo, then ``B = (marked - offset(t)) / gain(t)`` exactly. The guess is first the mean of
    step 1's stand-in and a Navier-Stokes fill of the mark's strokes (their errors differ),
    then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out);
+   then, given a denoiser, the pixels still between two states (the rims) are placed again,
+   round after round, against the photo so recovered denoised lightly: a network trained on
+   photos keeps the texture a median flattens, and each round's better photo guides the next;
 4. extended: the detector's doubtful regions next to or apart from the mask (a faint copy of
    a tiled mark, a rim it cut short) are inverted with the same states where they prove
    themselves there; a state found in the mask is evidence a state found in texture is not.
@@ -34,6 +37,7 @@ remover's fill on average on every set measured (docs/quality.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +63,12 @@ LUMINANCE_WEIGHT = 0.25  # of a guess's brightness against its colour, finding a
 PROOF_SHARE = 0.1  # a doubtful region is the mark's when this share of its changed pixels ...
 MIN_PROOF = 3  # ... and this many are in one of the mark's states alone
 GRAY_SPREAD = 3 / 255  # a pixel whose channels differ less is gray: no proof of a colour
+DENOISED_ROUNDS = 10  # rims placed again against the photo so far, denoised ...
+GUESS_NOISE_LEVEL = 7.0  # ... at this σ (0-255): 15 and above move a sky's rims wrongly
+DENOISE_MARGIN = 32  # the denoiser sees the mask's bounding box and this much around it
+
+#: An image (native dtype) and a noise level σ (0-255) -> the image denoised.
+Denoiser = Callable[[np.ndarray, float], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -81,18 +91,29 @@ class Unblended:
     pure: np.ndarray  # (N,) bool: in that state alone (not on a rim)
     residual: np.ndarray  # (N,) how far (largest channel) the pixel is from that mixture
 
+    def replaced(self, where: np.ndarray, other: Unblended) -> Unblended:
+        """This fit with the pixels ``where`` (N bool) taken from ``other``."""
+        return Unblended(
+            np.where(where[:, None], other.photo, self.photo),
+            np.where(where, other.state, self.state),
+            np.where(where, other.pure, self.pure),
+            np.where(where, other.residual, self.residual),
+        )
+
 
 def refit_flat_overlay(
     marked: np.ndarray,
     removed: np.ndarray,
     mask: np.ndarray,
     doubtful: np.ndarray | None = None,
+    denoise: Denoiser | None = None,
 ) -> np.ndarray:
     """``marked`` (H x W x C) with the mark taken out: inside ``mask`` the pixels of
     ``removed`` (a remover's output) recomputed as the inverse of a flat overlay, or as the
     remover left them when no overlay fits; outside it, the regions of ``doubtful`` (pixels
     the detector was unsure of) in which that overlay proves itself, inverted too
-    (:func:`invert_doubtful`); every other pixel as in ``marked``."""
+    (:func:`invert_doubtful`); every other pixel as in ``marked``. With ``denoise``, the
+    rims are placed again against the photo so recovered, denoised (:func:`denoised_guess`)."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
@@ -117,6 +138,10 @@ def refit_flat_overlay(
     fit = unblend(pixels, (guide + filled_strokes(marked, mask, fit)) / 2, states)
     for _ in range(MEDIAN_ROUNDS):
         fit = unblend(pixels, median_guess(composed(removed, mask, fit), mask), states)
+    if denoise is not None:
+        for _ in range(DENOISED_ROUNDS):
+            guess = denoised_guess(composed(removed, mask, fit), mask, denoise)
+            fit = fit.replaced(~fit.pure, unblend(pixels, guess, states))
     out[mask] = composed(removed, mask, fit, untouched)[mask]
     if doubtful is not None and (doubtful & ~mask).any():
         invert_doubtful(out, seen, doubtful & ~mask, states)
@@ -183,6 +208,17 @@ def median_guess(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         cv2.medianBlur(np.ascontiguousarray(planes[..., c]), 5) for c in range(planes.shape[2])
     ]
     return np.stack(median, axis=-1)[mask].astype(np.float64)
+
+
+def denoised_guess(image: np.ndarray, mask: np.ndarray, denoise: Denoiser) -> np.ndarray:
+    """(N, C) over the masked pixels: ``image`` denoised at ``GUESS_NOISE_LEVEL``, the
+    denoiser shown only the mask's bounding box and ``DENOISE_MARGIN`` around it."""
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, left = max(rows[0] - DENOISE_MARGIN, 0), max(columns[0] - DENOISE_MARGIN, 0)
+    bottom, right = rows[-1] + 1 + DENOISE_MARGIN, columns[-1] + 1 + DENOISE_MARGIN
+    box = (slice(top, bottom), slice(left, right))
+    denoised = denoise(image[box], GUESS_NOISE_LEVEL)
+    return to_float(denoised)[mask[box]].astype(np.float64)
 
 
 def fit_state(pixels: np.ndarray, photo: np.ndarray) -> OverlayState:

@@ -166,7 +166,7 @@ def export_parts(model: TwoPartModel, card: ModelCard, folder: Path) -> dict[str
 
 
 #: The zoo field through which a model of this task serves others (``--companion-of``).
-COMPANION_ROLES = {DOMAIN_CHECK_TASK: "domain_check", "segment": "detector"}
+COMPANION_ROLES = {DOMAIN_CHECK_TASK: "domain_check", "segment": "detector", "denoise": "denoiser"}
 
 
 def update_manifest(
@@ -179,8 +179,8 @@ def update_manifest(
 ) -> None:
     """Add or replace the entry named ``card.name`` (one entry, whatever its parts); with
     ``default``, it becomes the only default of its task and scale; the entries named in
-    ``companion_of`` get it as their trust check or detector (by its task); it gets the trust
-    check and detector of the entry named ``companions_from`` (a successor of that model)."""
+    ``companion_of`` get it as their trust check, detector or refit's denoiser (by its task);
+    it gets those of the entry named ``companions_from`` (a successor of that model)."""
     manifest = zoo / "manifest.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"models": []}
     previous: dict[str, Any] = next(
@@ -327,12 +327,13 @@ def main(argv: list[str] | None = None) -> None:
         nargs="*",
         default=(),
         help="zoo models this one serves: a domain-check model becomes their trust check, a "
-        "segment model the detector that gates them",
+        "segment model the detector that gates them, a denoise model their refit's denoiser",
     )
     parser.add_argument(
         "--companions-from",
         default="",
-        help="a zoo model whose trust check and detector this one gets too (its successor)",
+        help="a zoo model whose companions (trust check, detector, denoiser) this one gets too "
+        "(its successor)",
     )
     args = parser.parse_args(argv)
     model, config = load_checkpoint(args.checkpoint)

@@ -108,7 +108,7 @@ def test_train_on_own_masks_export_and_run_segment(tmp_path: Path, capsys):
     assert all("mask_area" in r and "mark_detected" in r for r in rows)
 
 
-def test_a_segmenter_export_becomes_the_detector_of_the_models_it_serves(tmp_path: Path):
+def test_a_segmenter_or_denoiser_export_becomes_a_companion_of_the_models_it_serves(tmp_path: Path):
     from aepipe.runtime.model.card import ModelCard
     from aepipe.training.export import ExportResult
 
@@ -119,23 +119,25 @@ def test_a_segmenter_export_becomes_the_detector_of_the_models_it_serves(tmp_pat
 
     add("remover", "unwatermark")
     add("finder", "segment", ("remover",))
+    add("cleaner", "denoise", ("remover",))  # the denoiser its refit leans on
     entries = {
         m["card"]["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]
     }
-    assert entries["remover"]["detector"] == "finder"
+    assert (entries["remover"]["detector"], entries["remover"]["denoiser"]) == ("finder", "cleaner")
     add("remover", "unwatermark")  # a re-export keeps its pairing
     entries = {
         m["card"]["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]
     }
-    assert entries["remover"]["detector"] == "finder"
+    assert (entries["remover"]["detector"], entries["remover"]["denoiser"]) == ("finder", "cleaner")
     add("remover-v2", "unwatermark", successor_of="remover")  # a successor takes them over
     entries = {
         m["card"]["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]
     }
     assert entries["remover-v2"]["detector"] == "finder"
+    assert entries["remover-v2"]["denoiser"] == "cleaner"
     with pytest.raises(ValueError, match="--companions-from nobody: no such model"):
         add("remover-v3", "unwatermark", successor_of="nobody")
     with pytest.raises(ValueError, match="no such model"):
         add("finder", "segment", ("nobody",))
     with pytest.raises(ValueError, match="serves no other"):
-        add("other", "denoise", ("remover",))
+        add("other", "superres", ("remover",))

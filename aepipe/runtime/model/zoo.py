@@ -55,6 +55,7 @@ class ZooEntry:
     default: bool  # the model ``--task`` uses when no ``--model`` is given
     domain_check: str | None = None  # zoo name of the trust check its rows get
     detector: str | None = None  # zoo name of the mark segmenter that gates its output
+    denoiser: str | None = None  # zoo name of the denoiser that guides its overlay refit
 
     def part(self, name: str) -> ZooPart:
         if name not in self.parts:
@@ -74,6 +75,7 @@ def load_manifest(manifest: Path | None = None) -> list[ZooEntry]:
             m.get("default", False),
             m.get("domain_check"),
             m.get("detector"),
+            m.get("denoiser"),
         )
         for m in data["models"]
     ]
@@ -137,7 +139,10 @@ def part_spec(spec: str | None, part: str) -> str | None:
 
 
 def companion(
-    spec: str | None, task: str, role: Literal["domain_check", "detector"], scale: int | None = None
+    spec: str | None,
+    task: str,
+    role: Literal["domain_check", "detector", "denoiser"],
+    scale: int | None = None,
 ) -> str | None:
     """The zoo model paired in ``role`` with the model ``--model``/``--task`` resolve to; None
     for a model outside the zoo or one without such a companion."""

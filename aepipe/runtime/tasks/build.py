@@ -34,7 +34,7 @@ from aepipe.runtime.tasks.names import (
     RESTORATION_TASKS,
     TaskName,
 )
-from aepipe.runtime.tasks.restore import RestoreTask
+from aepipe.runtime.tasks.restore import RefitDenoiser, RestoreTask
 from aepipe.runtime.tasks.segment import MarkDetector, SegmentTask
 
 
@@ -81,6 +81,16 @@ def load_detector(options: TaskOptions) -> MarkDetector | None:
     return MarkDetector(model, sha256, options)
 
 
+def load_refit_denoiser(options: TaskOptions) -> RefitDenoiser | None:
+    """The denoiser that guides an unwatermark task's overlay refit on the mark's rims: the
+    remover's companion in the zoo; none for a remover outside it, or without the refit."""
+    spec = companion(options.model, options.task, "denoiser") if options.overlay_refit else None
+    if spec is None:
+        return None
+    model, sha256 = load_model(spec, TaskName.DENOISE, threads=options.threads)
+    return RefitDenoiser(model, sha256, options)
+
+
 def _default_detector(options: TaskOptions) -> str | None:
     if options.task is TaskName.INPAINT:
         shipped = shipped_default(TaskName.SEGMENT)
@@ -113,7 +123,8 @@ def _restoration(options: TaskOptions) -> RestoreTask:
             f"{model.card.name} removes marks where a detector masks them; "
             "give it one (--detector), not none"
         )
-    return RestoreTask(name, model, sha256, options, domain, detector)
+    denoiser = load_refit_denoiser(options) if detector is not None else None
+    return RestoreTask(name, model, sha256, options, domain, detector, denoiser)
 
 
 @cache

@@ -26,6 +26,19 @@ from aepipe.runtime.tasks.segment import MarkDetector
 from aepipe.runtime.tasks.tiled import run_tiled, run_with_mask
 
 
+@dataclass(frozen=True)
+class RefitDenoiser:
+    """A denoiser as the overlay refit calls it (``overlay.Denoiser``): plain, whatever the
+    options say of the self-ensemble, which averages the remover."""
+
+    model: OnnxModel
+    sha256: str
+    options: TaskOptions
+
+    def __call__(self, pixels: np.ndarray, sigma: float) -> np.ndarray:
+        return run_tiled(self.model, pixels, self.options, sigma, views=())
+
+
 @dataclass
 class RestoreTask(ImageIO):
     """Runs ``model`` (or the identity when None) over each image, tile by tile."""
@@ -37,6 +50,7 @@ class RestoreTask(ImageIO):
     domain: DomainCheck | None = None  # trust check: rows get domain_score, out_of_domain
     # unwatermark: only the pixels it masks may change (a guided remover is shown its mask)
     detector: MarkDetector | None = None
+    refit_denoiser: RefitDenoiser | None = None  # unwatermark: guides the refit on rims
 
     @property
     def provenance(self) -> Mapping[str, str]:
@@ -51,6 +65,8 @@ class RestoreTask(ImageIO):
         if self.detector is not None:  # a gated remover writes other pixels than a plain one
             params.update(self.detector.provenance_params)
             params["overlay_refit"] = self.options.overlay_refit
+            if self.refit_denoiser is not None:
+                params["refit_denoiser"] = self.refit_denoiser.sha256
         return provenance_of(self.model_sha256, params)
 
     @property
@@ -85,7 +101,7 @@ class RestoreTask(ImageIO):
             restored = self._remove(image.pixels, detection.mask)
             if self.options.overlay_refit:
                 pixels = refit_flat_overlay(
-                    image.pixels, restored, detection.mask, detection.doubtful
+                    image.pixels, restored, detection.mask, detection.doubtful, self.refit_denoiser
                 )
                 taken = detection.doubtful & (pixels != image.pixels).any(axis=2)
                 fields["doubtful_area"] = round(float(taken.mean()), 6)

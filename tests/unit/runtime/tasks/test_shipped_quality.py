@@ -10,6 +10,7 @@ broken model fails, not a retrained one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,19 @@ def test_unwatermark_improves_images_marked_in_an_unseen_style(path: Path) -> No
         restored = task.apply(as_image(marked_pixels, clean)).pixels
         gains.append(psnr(clean.pixels, restored) - psnr(clean.pixels, marked_pixels))
     assert np.mean(gains) > 6.0 and min(gains) > 0, gains
+
+
+def test_the_shipped_remover_refits_with_its_companion_denoiser() -> None:
+    """The zoo pairs the remover with the shipped denoiser, which guides the refit on rims;
+    it counts in the outputs' provenance, and without the refit it is not loaded."""
+    from aepipe.runtime.model.zoo import find_model
+
+    refit = build_task(TaskOptions(task="unwatermark"))
+    assert refit.refit_denoiser is not None
+    assert refit.refit_denoiser.sha256 == find_model("denoise-unet-s", "denoise").expected_sha256
+    unguided = replace(refit, refit_denoiser=None)
+    assert refit.provenance["aepipe-params"] != unguided.provenance["aepipe-params"]
+    assert build_task(TaskOptions(task="unwatermark", overlay_refit=False)).refit_denoiser is None
 
 
 STILL_TOUCHED = pytest.mark.xfail(
