@@ -20,12 +20,13 @@ is in, and takes the states' exact maps from the image itself:
    photo, then ``B = (marked - offset(t)) / gain(t)`` exactly. The guess is first the mean of
    step 1's stand-in and a Navier-Stokes fill of the mark's strokes (their errors differ),
    then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out);
-   then, given a denoiser, the pixels still between two states (the rims) are placed again,
-   round after round, against the photo so recovered denoised lightly: a network trained on
-   photos keeps the texture a median flattens, and each round's better photo guides the next;
 4. extended: the detector's doubtful regions next to or apart from the mask (a faint copy of
    a tiled mark, a rim it cut short) are inverted with the same states where they prove
-   themselves there; a state found in the mask is evidence a state found in texture is not.
+   themselves there; a state found in the mask is evidence a state found in texture is not;
+5. guided, given a denoiser: the pixels still between two states (the rims) are placed again,
+   round after round, against the photo so recovered, denoised at a σ falling from coarse to
+   fine: a network trained on photos keeps the texture a median flattens, and each round's
+   better photo guides the next.
 
 Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
 pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
@@ -63,8 +64,9 @@ LUMINANCE_WEIGHT = 0.25  # of a guess's brightness against its colour, finding a
 PROOF_SHARE = 0.1  # a doubtful region is the mark's when this share of its changed pixels ...
 MIN_PROOF = 3  # ... and this many are in one of the mark's states alone
 GRAY_SPREAD = 3 / 255  # a pixel whose channels differ less is gray: no proof of a colour
-DENOISED_ROUNDS = 10  # rims placed again against the photo so far, denoised ...
-GUESS_NOISE_LEVEL = 7.0  # ... at this σ (0-255): 15 and above move a sky's rims wrongly
+# Rims placed again against the photo so far, denoised at each σ (0-255) in turn, falling
+# log-spaced from 12 to 4: begun at 15 or more, the denoiser moves a clear sky's rims wrongly.
+GUESS_NOISE_LEVELS = tuple(float(sigma) for sigma in np.geomspace(12.0, 4.0, 10))
 DENOISE_MARGIN = 32  # the denoiser sees the mask's bounding box and this much around it
 
 #: An image (native dtype) and a noise level σ (0-255) -> the image denoised.
@@ -113,7 +115,7 @@ def refit_flat_overlay(
     remover left them when no overlay fits; outside it, the regions of ``doubtful`` (pixels
     the detector was unsure of) in which that overlay proves itself, inverted too
     (:func:`invert_doubtful`); every other pixel as in ``marked``. With ``denoise``, the
-    rims are placed again against the photo so recovered, denoised (:func:`denoised_guess`)."""
+    rims are placed again against the photo so recovered, denoised (:func:`guided_rims`)."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
@@ -138,14 +140,34 @@ def refit_flat_overlay(
     fit = unblend(pixels, (guide + filled_strokes(marked, mask, fit)) / 2, states)
     for _ in range(MEDIAN_ROUNDS):
         fit = unblend(pixels, median_guess(composed(removed, mask, fit), mask), states)
-    if denoise is not None:
-        for _ in range(DENOISED_ROUNDS):
-            guess = denoised_guess(composed(removed, mask, fit), mask, denoise)
-            fit = fit.replaced(~fit.pure, unblend(pixels, guess, states))
     out[mask] = composed(removed, mask, fit, untouched)[mask]
     if doubtful is not None and (doubtful & ~mask).any():
         invert_doubtful(out, seen, doubtful & ~mask, states)
+    if denoise is not None:
+        fit = guided_rims(out, removed, mask, pixels, fit, states, denoise)
+        out[mask] = composed(removed, mask, fit, untouched)[mask]
     return out
+
+
+def guided_rims(
+    restored: np.ndarray,
+    removed: np.ndarray,
+    mask: np.ndarray,
+    pixels: np.ndarray,
+    fit: Unblended,
+    states: list[OverlayState],
+    denoise: Denoiser,
+) -> Unblended:
+    """``fit`` with the masked ``pixels`` it leaves between two states placed again, once
+    for each of ``GUESS_NOISE_LEVELS``, against ``restored`` (the doubtful regions already
+    inverted: no remnant of the mark beside the mask misleads the denoiser) with the mask as
+    the fit so far recovers it, denoised at that σ. Pixels in one state alone keep their place."""
+    picture = restored.copy()
+    for sigma in GUESS_NOISE_LEVELS:
+        picture[mask] = composed(removed, mask, fit)[mask]
+        guess = denoised_guess(picture, mask, denoise, sigma)
+        fit = fit.replaced(~fit.pure, unblend(pixels, guess, states))
+    return fit
 
 
 def invert_doubtful(
@@ -210,14 +232,16 @@ def median_guess(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.stack(median, axis=-1)[mask].astype(np.float64)
 
 
-def denoised_guess(image: np.ndarray, mask: np.ndarray, denoise: Denoiser) -> np.ndarray:
-    """(N, C) over the masked pixels: ``image`` denoised at ``GUESS_NOISE_LEVEL``, the
-    denoiser shown only the mask's bounding box and ``DENOISE_MARGIN`` around it."""
+def denoised_guess(
+    image: np.ndarray, mask: np.ndarray, denoise: Denoiser, sigma: float
+) -> np.ndarray:
+    """(N, C) over the masked pixels: ``image`` denoised at ``sigma``, the denoiser shown
+    only the mask's bounding box and ``DENOISE_MARGIN`` around it."""
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, left = max(rows[0] - DENOISE_MARGIN, 0), max(columns[0] - DENOISE_MARGIN, 0)
     bottom, right = rows[-1] + 1 + DENOISE_MARGIN, columns[-1] + 1 + DENOISE_MARGIN
     box = (slice(top, bottom), slice(left, right))
-    denoised = denoise(image[box], GUESS_NOISE_LEVEL)
+    denoised = denoise(image[box], sigma)
     return to_float(denoised)[mask[box]].astype(np.float64)
 
 

@@ -8,8 +8,7 @@ from modelfactory import photo_like
 from aepipe.images import from_float, to_float
 from aepipe.images.fill import grow
 from aepipe.images.overlay import (
-    DENOISED_ROUNDS,
-    GUESS_NOISE_LEVEL,
+    GUESS_NOISE_LEVELS,
     OverlayState,
     find_states,
     refit_flat_overlay,
@@ -101,7 +100,7 @@ def test_sixteen_bit_and_gray_images_are_refit_in_their_own_type(dtype, channels
 def test_a_denoiser_that_knows_the_photo_places_the_rims_and_leaves_the_rest():
     """The denoised rounds re-place only the pixels left between two states, so a denoiser
     returning the photo itself (the best a denoiser could do) makes the rims exact; it is
-    shown the mask's surroundings at ``GUESS_NOISE_LEVEL``, once a round."""
+    shown the mask's surroundings at each of ``GUESS_NOISE_LEVELS``, falling, in turn."""
     photo, marked, guess, mask = case()
     calls = []
 
@@ -112,7 +111,7 @@ def test_a_denoiser_that_knows_the_photo_places_the_rims_and_leaves_the_rest():
 
     plain = refit_flat_overlay(marked, guess, mask)
     guided = refit_flat_overlay(marked, guess, mask, denoise=oracle)
-    assert calls == [GUESS_NOISE_LEVEL] * DENOISED_ROUNDS
+    assert calls == list(GUESS_NOISE_LEVELS) and calls == sorted(calls, reverse=True)
     rims = (strokes(128, 160) > 0) & (strokes(128, 160) < 1)
 
     def rim_error(refit: np.ndarray) -> float:
