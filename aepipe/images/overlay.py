@@ -26,7 +26,12 @@ is in, and takes the states' exact maps from the image itself:
 5. guided, given a denoiser: the pixels still between two states (the rims) are placed again,
    round after round, against the photo so recovered, denoised at a σ falling from coarse to
    fine: a network trained on photos keeps the texture a median flattens, and each round's
-   better photo guides the next.
+   better photo guides the next;
+6. consistent with the rounding: the marked image stores ``gain·B + offset`` rounded to a
+   level, so ``B`` lies within half a level / ``gain`` of its inverted value; each inverted
+   pixel moves to the point of that interval nearest the photo so recovered, denoised once
+   more. Under a strong mark (a gain of 0.1) the interval is ten levels wide, and the
+   denoiser's guess, inside it, is nearer the photo than its middle.
 
 Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
 pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
@@ -44,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aepipe.images.fill import grow, inpaint_classical
-from aepipe.images.pixels import from_float, to_float
+from aepipe.images.pixels import from_float, quantum, to_float
 
 INLIER_LEVEL = 10 / 255  # a pixel fits a state within this much in every channel
 MIN_SHARE = 0.1  # a state explains at least this share of the masked pixels ...
@@ -92,6 +97,7 @@ class Unblended:
     state: np.ndarray  # (N,) the index (0: the identity) of the state a pixel is mostly in
     pure: np.ndarray  # (N,) bool: in that state alone (not on a rim)
     residual: np.ndarray  # (N,) how far (largest channel) the pixel is from that mixture
+    gain: np.ndarray  # (N,) that mixture's gain, which the photo was divided by
 
     def replaced(self, where: np.ndarray, other: Unblended) -> Unblended:
         """This fit with the pixels ``where`` (N bool) taken from ``other``."""
@@ -100,7 +106,15 @@ class Unblended:
             np.where(where, other.state, self.state),
             np.where(where, other.pure, self.pure),
             np.where(where, other.residual, self.residual),
+            np.where(where, other.gain, self.gain),
         )
+
+    def nearest_consistent(self, guesses: np.ndarray, level: float) -> Unblended:
+        """This fit with each photo pixel the point nearest ``guesses`` (N, C) among those its
+        marked value, rounded to ``level``, allows: within ``level / 2 / gain``."""
+        width = (level / 2 / self.gain)[:, None]
+        photo = np.clip(guesses, self.photo - width, self.photo + width)
+        return Unblended(photo, self.state, self.pure, self.residual, self.gain)
 
 
 def refit_flat_overlay(
@@ -115,7 +129,9 @@ def refit_flat_overlay(
     remover left them when no overlay fits; outside it, the regions of ``doubtful`` (pixels
     the detector was unsure of) in which that overlay proves itself, inverted too
     (:func:`invert_doubtful`); every other pixel as in ``marked``. With ``denoise``, the
-    rims are placed again against the photo so recovered, denoised (:func:`guided_rims`)."""
+    rims are placed again against the photo so recovered, denoised (:func:`guided_rims`),
+    and every inverted pixel then moves, within what its rounding allows, towards that photo
+    denoised once more (:meth:`Unblended.nearest_consistent`)."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
@@ -145,6 +161,9 @@ def refit_flat_overlay(
         invert_doubtful(out, seen, doubtful & ~mask, states)
     if denoise is not None:
         fit = guided_rims(out, removed, mask, pixels, fit, states, denoise)
+        out[mask] = composed(removed, mask, fit)[mask]
+        guess = denoised_guess(out, mask, denoise, GUESS_NOISE_LEVELS[-1])
+        fit = fit.nearest_consistent(guess, quantum(marked.dtype))
         out[mask] = composed(removed, mask, fit, untouched)[mask]
     return out
 
@@ -368,7 +387,7 @@ def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState])
     every = [OverlayState(1.0, np.zeros(channels)), *states]
     n = len(pixels)
     best = np.full(n, np.inf)
-    photo = pixels.copy()
+    photo, gain = pixels.copy(), np.ones(n)
     state, pure = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
     for j, one in enumerate(every):
         for k in range(j, len(every)):
@@ -385,9 +404,8 @@ def unblend(pixels: np.ndarray, guesses: np.ndarray, states: list[OverlayState])
             residual = np.abs(pixels - (mixed_gain[:, None] * guesses + mixed_offset)).max(axis=1)
             better = residual < best
             best[better] = residual[better]
-            photo[better] = (pixels[better] - mixed_offset[better]) / np.maximum(
-                mixed_gain[better], 1e-3
-            )[:, None]
+            gain[better] = np.maximum(mixed_gain[better], 1e-3)
+            photo[better] = (pixels[better] - mixed_offset[better]) / gain[better][:, None]
             state[better] = k
             pure[better] = (k == j) | (t[better] > PURE)
-    return Unblended(photo, state, pure, best)
+    return Unblended(photo, state, pure, best, gain)

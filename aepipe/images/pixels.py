@@ -35,6 +35,13 @@ def max_value(dtype: DTypeLike) -> float:
     return float(_INT_MAX.get(dtype_name(dtype), 1.0))
 
 
+def quantum(dtype: DTypeLike) -> float:
+    """The step between neighbouring sample values, in ``to_float`` units: 1/255, 1/65535,
+    or 0 for float32 (stored as computed, never rounded)."""
+    name = dtype_name(dtype)
+    return 1.0 / _INT_MAX[name] if name in _INT_MAX else 0.0
+
+
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
     """H x W x 3 in the native dtype: gray replicated, colour as is (alpha is never in
     ``pixels``: decoding keeps it apart)."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aepipe.images.pixels import BAND_ROWS, as_dtype, dtype_name, from_float, max_value, to_float
+from aepipe.images.pixels import (
+    BAND_ROWS,
+    as_dtype,
+    dtype_name,
+    from_float,
+    max_value,
+    quantum,
+    to_float,
+)
 
 
 @pytest.mark.parametrize(
@@ -14,6 +22,17 @@ from aepipe.images.pixels import BAND_ROWS, as_dtype, dtype_name, from_float, ma
 def test_max_value(dtype: str, expected: float) -> None:
     assert max_value(dtype) == expected
     assert max_value(np.dtype(dtype)) == expected
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_quantum_is_the_step_between_stored_values(dtype: str) -> None:
+    """Neighbouring integer samples lie one quantum apart in float units; float32 is
+    stored as computed, so nothing was rounded."""
+    if dtype == "float32":
+        assert quantum(dtype) == 0.0
+        return
+    neighbours = to_float(np.array([7, 8], dtype=dtype)).astype(np.float64)
+    assert neighbours[1] - neighbours[0] == pytest.approx(quantum(dtype))
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])
