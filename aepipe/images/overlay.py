@@ -16,13 +16,14 @@ is in, and takes the states' exact maps from the image itself:
 2. refined: each state's map again from its pixels paired with the nearest pixel outside the
    mask, the same photo a few pixels away, by reduced major axis (both sides carry texture),
    kept when the pairs agree better under it;
-3. inverted: per pixel the mixture of two states that explains it best given a guess of the
+3. extended: the detector's doubtful regions next to or apart from the mask (a faint copy of
+   a tiled mark, a rim it cut short) join it where the same states prove themselves there; a
+   state found in the mask is evidence a state found in texture is not;
+4. inverted: per pixel the mixture of two states that explains it best given a guess of the
    photo, then ``B = (marked - offset(t)) / gain(t)`` exactly. The guess is first the mean of
-   step 1's stand-in and a Navier-Stokes fill of the mark's strokes (their errors differ),
-   then, twice, the median of the photo so recovered (a pixel mixed wrongly stands out);
-4. extended: the detector's doubtful regions next to or apart from the mask (a faint copy of
-   a tiled mark, a rim it cut short) are inverted with the same states where they prove
-   themselves there; a state found in the mask is evidence a state found in texture is not;
+   step 1's stand-in (a Navier-Stokes fill in the joined regions) and a Navier-Stokes fill of
+   the mark's strokes (their errors differ), then, twice, the median of the photo so
+   recovered (a pixel mixed wrongly stands out);
 5. guided, given a denoiser: the pixels still between two states (the rims) are placed again,
    round after round, against the photo so recovered, denoised at a σ falling from coarse to
    fine: a network trained on photos keeps the texture a median flattens, and each round's
@@ -35,7 +36,8 @@ is in, and takes the states' exact maps from the image itself:
 
 Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
 pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
-RANSAC missed), the remover's own pixel stays; when no state explains enough pixels under
+RANSAC missed), the remover's own pixel stays (in a joined region, the marked pixel, unless a
+mixture explains it within ``INLIER_LEVEL``); when no state explains enough pixels under
 either stand-in, the remover's pixels come back unchanged. Dense marks are inverted too: a
 body over its outline may leave a tenth of the photo, yet its rounding times ten beat the
 remover's fill on average on every set measured (docs/quality.md).
@@ -126,12 +128,12 @@ def refit_flat_overlay(
 ) -> np.ndarray:
     """``marked`` (H x W x C) with the mark taken out: inside ``mask`` the pixels of
     ``removed`` (a remover's output) recomputed as the inverse of a flat overlay, or as the
-    remover left them when no overlay fits; outside it, the regions of ``doubtful`` (pixels
-    the detector was unsure of) in which that overlay proves itself, inverted too
-    (:func:`invert_doubtful`); every other pixel as in ``marked``. With ``denoise``, the
-    rims are placed again against the photo so recovered, denoised (:func:`guided_rims`),
-    and every inverted pixel then moves, within what its rounding allows, towards that photo
-    denoised once more (:meth:`Unblended.nearest_consistent`)."""
+    remover left them when no overlay fits; the regions of ``doubtful`` (pixels the detector
+    was unsure of) in which that overlay proves itself (:func:`proven_regions`) inverted
+    with it; every other pixel as in ``marked``. With ``denoise``, the rims are placed again
+    against the photo so recovered, denoised (:func:`guided_rims`), and every inverted pixel
+    then moves, within what its rounding allows, towards that photo denoised once more
+    (:meth:`Unblended.nearest_consistent`)."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
@@ -152,53 +154,62 @@ def refit_flat_overlay(
             refined(state, seen, pairs, mask, fit.pure & (fit.state == k))
             for k, state in enumerate(states, start=1)
         ]
-    fit = unblend(pixels, guide, states)
-    fit = unblend(pixels, (guide + filled_strokes(marked, mask, fit)) / 2, states)
-    for _ in range(MEDIAN_ROUNDS):
-        fit = unblend(pixels, median_guess(composed(removed, mask, fit), mask), states)
-    out[mask] = composed(removed, mask, fit, untouched)[mask]
+    proven = np.zeros_like(mask)
     if doubtful is not None and (doubtful & ~mask).any():
-        invert_doubtful(out, seen, doubtful & ~mask, states)
+        proven = proven_regions(out, seen, doubtful & ~mask, states)
+    inverted = mask | proven
+    joined = proven[inverted]  # over the inverted pixels: those of a proven region
+    pixels, guess = seen[inverted], np.empty((int(inverted.sum()), seen.shape[2]))
+    guess[~joined] = guide
+    if proven.any():
+        guess[joined] = to_float(inpaint_classical(out, proven))[proven]
+    kept = np.zeros_like(joined)
+    kept[~joined] = untouched
+    fit = unblend(pixels, guess, states)
+    fit = unblend(pixels, (guess + filled_strokes(marked, inverted, fit)) / 2, states)
+    for _ in range(MEDIAN_ROUNDS):
+        guess = median_guess(composed(out, inverted, fit, strict=joined), inverted)
+        fit = unblend(pixels, guess, states)
     if denoise is not None:
-        fit = guided_rims(out, removed, mask, pixels, fit, states, denoise)
-        out[mask] = composed(removed, mask, fit)[mask]
-        guess = denoised_guess(out, mask, denoise, GUESS_NOISE_LEVELS[-1])
+        picture = composed(out, inverted, fit, kept, joined)
+        fit = guided_rims(picture, out, inverted, pixels, fit, states, denoise, joined)
+        picture[inverted] = composed(out, inverted, fit, strict=joined)[inverted]
+        guess = denoised_guess(picture, inverted, denoise, GUESS_NOISE_LEVELS[-1])
         fit = fit.nearest_consistent(guess, quantum(marked.dtype))
-        out[mask] = composed(removed, mask, fit, untouched)[mask]
-    return out
+    return composed(out, inverted, fit, kept, joined)
 
 
 def guided_rims(
     restored: np.ndarray,
-    removed: np.ndarray,
-    mask: np.ndarray,
+    fallback: np.ndarray,
+    inverted: np.ndarray,
     pixels: np.ndarray,
     fit: Unblended,
     states: list[OverlayState],
     denoise: Denoiser,
+    strict: np.ndarray,
 ) -> Unblended:
-    """``fit`` with the masked ``pixels`` it leaves between two states placed again, once
-    for each of ``GUESS_NOISE_LEVELS``, against ``restored`` (the doubtful regions already
-    inverted: no remnant of the mark beside the mask misleads the denoiser) with the mask as
-    the fit so far recovers it, denoised at that σ. Pixels in one state alone keep their place."""
+    """``fit`` with the ``inverted`` ``pixels`` it leaves between two states placed again,
+    once for each of ``GUESS_NOISE_LEVELS``, against ``restored`` with those pixels as the
+    fit so far recovers them (:func:`composed` with ``fallback`` and ``strict``), denoised
+    at that σ. Pixels in one state alone keep their place."""
     picture = restored.copy()
     for sigma in GUESS_NOISE_LEVELS:
-        picture[mask] = composed(removed, mask, fit)[mask]
-        guess = denoised_guess(picture, mask, denoise, sigma)
+        picture[inverted] = composed(fallback, inverted, fit, strict=strict)[inverted]
+        guess = denoised_guess(picture, inverted, denoise, sigma)
         fit = fit.replaced(~fit.pure, unblend(pixels, guess, states))
     return fit
 
 
-def invert_doubtful(
+def proven_regions(
     restored: np.ndarray, seen: np.ndarray, doubtful: np.ndarray, states: list[OverlayState]
-) -> None:
-    """Invert, in place in ``restored``, each connected region of ``doubtful`` in which the
-    mark's ``states`` prove themselves: of its coloured pixels that differ from a
-    Navier-Stokes fill of the region, at least ``PROOF_SHARE`` (and ``MIN_PROOF``) are in
-    one state alone within ``INLIER_LEVEL``. Photo texture fits a mixture with the identity
-    anywhere (any pixel lies a little towards the mark's colour), pure states seldom; and on
-    gray pixels any brightening fits a gray state, so they prove nothing. In a region taken,
-    the pixels a state explains are inverted, the others stay as they are."""
+) -> np.ndarray:
+    """H x W bool: the connected regions of ``doubtful`` in which the mark's ``states``
+    prove themselves: of their coloured pixels that differ from a Navier-Stokes fill of the
+    region, at least ``PROOF_SHARE`` (and ``MIN_PROOF``) are in one state alone within
+    ``INLIER_LEVEL``. Photo texture fits a mixture with the identity anywhere (any pixel lies
+    a little towards the mark's colour), pure states seldom; and on gray pixels any
+    brightening fits a gray state, so they prove nothing."""
     import cv2
 
     count, labels = cv2.connectedComponents(doubtful.view(np.uint8), connectivity=8)
@@ -213,22 +224,27 @@ def invert_doubtful(
     needed = np.maximum(MIN_PROOF, PROOF_SHARE * np.bincount(label, changed & coloured, count))
     taken = proof >= needed
     taken[0] = False
-    inverted = from_float(np.clip(fit.photo, 0.0, 1.0), restored.dtype)
-    invert = (taken[label] & explained)[:, None]
-    restored[doubtful] = np.where(invert, inverted, restored[doubtful])
+    return taken[labels]
 
 
 def composed(
-    removed: np.ndarray, mask: np.ndarray, fit: Unblended, kept: np.ndarray | None = None
+    fallback: np.ndarray,
+    inverted: np.ndarray,
+    fit: Unblended,
+    kept: np.ndarray | None = None,
+    strict: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``removed`` with the masked pixels the fit can be trusted with replaced by its photo;
-    ``kept`` (over the masked pixels) keep the remover's value whatever the fit says."""
-    trusted = fit.residual < EXPLAINED
+    """``fallback`` with the ``inverted`` pixels the fit can be trusted with replaced by its
+    photo: within ``EXPLAINED`` of their mixture, or ``INLIER_LEVEL`` where ``strict`` (over
+    the inverted pixels: a doubtful region's, which no remover vouched for); ``kept`` keep
+    the fallback's value whatever the fit says."""
+    level = EXPLAINED if strict is None else np.where(strict, INLIER_LEVEL, EXPLAINED)
+    trusted = fit.residual < level
     if kept is not None:
         trusted &= ~kept
-    out = removed.copy()
-    unblended = from_float(np.clip(fit.photo, 0.0, 1.0), removed.dtype)
-    out[mask] = np.where(trusted[:, None], unblended, out[mask])
+    out = fallback.copy()
+    unblended = from_float(np.clip(fit.photo, 0.0, 1.0), fallback.dtype)
+    out[inverted] = np.where(trusted[:, None], unblended, out[inverted])
     return out
 
 

@@ -194,12 +194,16 @@ def halves(channels: int = 3):
 
 
 def test_doubtful_regions_the_marks_own_states_explain_are_inverted_too():
+    """Proven, they join the mask: inverted with it, and the mask's own guesses of the photo
+    no longer see the mark beside it."""
     photo, marked, guess, mask, doubtful = halves()
     refit = refit_flat_overlay(marked, guess, mask, doubtful)
     _, left_marked = reconstruction_error(photo[doubtful], marked[doubtful])
     _, refitted = reconstruction_error(photo[doubtful], refit[doubtful])
-    assert refitted > left_marked + 10, (left_marked, refitted)
-    assert np.array_equal(refit[mask], refit_flat_overlay(marked, guess, mask)[mask])
+    assert refitted > left_marked + 10, (left_marked, refitted)  # measured 13.3, 43.2 dB
+    _, mask_alone = reconstruction_error(photo[mask], refit_flat_overlay(marked, guess, mask)[mask])
+    _, mask_joined = reconstruction_error(photo[mask], refit[mask])
+    assert mask_joined > mask_alone, (mask_alone, mask_joined)  # measured 32.1, 45.3 dB
     outside = ~(mask | doubtful)
     assert np.array_equal(refit[outside], marked[outside])
 
