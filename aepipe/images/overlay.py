@@ -154,6 +154,7 @@ def refit_flat_overlay(
             refined(state, seen, pairs, mask, fit.pure & (fit.state == k))
             for k, state in enumerate(states, start=1)
         ]
+    # 3. the doubtful regions the states prove join the mask
     proven = np.zeros_like(mask)
     if doubtful is not None and (doubtful & ~mask).any():
         proven = proven_regions(out, seen, doubtful & ~mask, states)
@@ -165,12 +166,13 @@ def refit_flat_overlay(
         guess[joined] = to_float(inpaint_classical(out, proven))[proven]
     kept = np.zeros_like(joined)
     kept[~joined] = untouched
+    # 4. inverted against the stand-in and a fill of the strokes, then the photo's median
     fit = unblend(pixels, guess, states)
     fit = unblend(pixels, (guess + filled_strokes(marked, inverted, fit)) / 2, states)
     for _ in range(MEDIAN_ROUNDS):
         guess = median_guess(composed(out, inverted, fit, strict=joined), inverted)
         fit = unblend(pixels, guess, states)
-    if denoise is not None:
+    if denoise is not None:  # 5. the rims guided; 6. every pixel within its rounding
         picture = composed(out, inverted, fit, kept, joined)
         fit = guided_rims(picture, out, inverted, pixels, fit, states, denoise, joined)
         picture[inverted] = composed(out, inverted, fit, strict=joined)[inverted]
