@@ -173,16 +173,14 @@ def refit_flat_overlay(
         guess = median_guess(composed(out, inverted, fit, strict=joined), inverted)
         fit = unblend(pixels, guess, states)
     if denoise is not None:  # 5. the rims guided; 6. every pixel within its rounding
-        picture = composed(out, inverted, fit, kept, joined)
-        fit = guided_rims(picture, out, inverted, pixels, fit, states, denoise, joined)
-        picture[inverted] = composed(out, inverted, fit, strict=joined)[inverted]
+        fit = guided_rims(out, inverted, pixels, fit, states, denoise, joined)
+        picture = composed(out, inverted, fit, strict=joined)
         guess = denoised_guess(picture, inverted, denoise, GUESS_NOISE_LEVELS[-1])
         fit = fit.nearest_consistent(guess, quantum(marked.dtype))
     return composed(out, inverted, fit, kept, joined)
 
 
 def guided_rims(
-    restored: np.ndarray,
     fallback: np.ndarray,
     inverted: np.ndarray,
     pixels: np.ndarray,
@@ -192,12 +190,11 @@ def guided_rims(
     strict: np.ndarray,
 ) -> Unblended:
     """``fit`` with the ``inverted`` ``pixels`` it leaves between two states placed again,
-    once for each of ``GUESS_NOISE_LEVELS``, against ``restored`` with those pixels as the
-    fit so far recovers them (:func:`composed` with ``fallback`` and ``strict``), denoised
-    at that σ. Pixels in one state alone keep their place."""
-    picture = restored.copy()
+    once for each of ``GUESS_NOISE_LEVELS``, against the photo as the fit so far recovers it
+    (:func:`composed` with ``fallback`` and ``strict``), denoised at that σ. Pixels in one
+    state alone keep their place."""
     for sigma in GUESS_NOISE_LEVELS:
-        picture[inverted] = composed(fallback, inverted, fit, strict=strict)[inverted]
+        picture = composed(fallback, inverted, fit, strict=strict)
         guess = denoised_guess(picture, inverted, denoise, sigma)
         fit = fit.replaced(~fit.pure, unblend(pixels, guess, states))
     return fit
