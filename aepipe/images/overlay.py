@@ -16,9 +16,10 @@ is in, and takes the states' exact maps from the image itself:
 2. refined: each state's map again from its pixels paired with the nearest pixel outside the
    mask, the same photo a few pixels away, by reduced major axis (both sides carry texture),
    kept when the pairs agree better under it;
-3. extended: the detector's doubtful regions next to or apart from the mask (a faint copy of
-   a tiled mark, a rim it cut short) join it where the same states prove themselves there; a
-   state found in the mask is evidence a state found in texture is not;
+3. extended: what the detector doubted outside the mask (:class:`Doubts`: pixels near a lower
+   probability, a faint copy of a tiled mark, a rim it cut short; and the regions its rule
+   turned down, letters over busy texture) joins it where the same states prove themselves
+   there; a state found in the mask is evidence a state found in texture is not;
 4. inverted: per pixel the mixture of two states that explains it best given a guess of the
    photo, then ``B = (marked - offset(t)) / gain(t)`` exactly. The guess is first the mean of
    step 1's stand-in (a Navier-Stokes fill in the joined regions) and a Navier-Stokes fill of
@@ -81,6 +82,15 @@ Denoiser = Callable[[np.ndarray, float], np.ndarray]
 
 
 @dataclass(frozen=True)
+class Doubts:
+    """What a detector was unsure of outside its mask, for the mark's own states to prove."""
+
+    pixels: np.ndarray  # H x W bool: near a lower probability, grown as the mask is
+    turned_down: np.ndarray  # H x W bool: regions as sure as the mask's that its rule refused
+    rim: int  # pixels the mask was grown by; a proven turned-down region joins grown as much
+
+
+@dataclass(frozen=True)
 class OverlayState:
     """A pixel in this state shows ``gain·B + offset`` of the photo ``B`` under it."""
 
@@ -123,16 +133,16 @@ def refit_flat_overlay(
     marked: np.ndarray,
     removed: np.ndarray,
     mask: np.ndarray,
-    doubtful: np.ndarray | None = None,
+    doubts: Doubts | None = None,
     denoise: Denoiser | None = None,
 ) -> np.ndarray:
     """``marked`` (H x W x C) with the mark taken out: inside ``mask`` the pixels of
     ``removed`` (a remover's output) recomputed as the inverse of a flat overlay, or as the
-    remover left them when no overlay fits; the regions of ``doubtful`` (pixels the detector
-    was unsure of) in which that overlay proves itself (:func:`proven_regions`) inverted
-    with it; every other pixel as in ``marked``. With ``denoise``, the rims are placed again
-    against the photo so recovered, denoised (:func:`guided_rims`), and every inverted pixel
-    then moves, within what its rounding allows, towards that photo denoised once more
+    remover left them when no overlay fits; the regions of ``doubts`` in which that overlay
+    proves itself (:func:`proven_doubts`) inverted with it; every other pixel as in
+    ``marked``. With ``denoise``, the rims are placed again against the photo so recovered,
+    denoised (:func:`guided_rims`), and every inverted pixel then moves, within what its
+    rounding allows, towards that photo denoised once more
     (:meth:`Unblended.nearest_consistent`)."""
     out = marked.copy()
     out[mask] = removed[mask]
@@ -154,10 +164,9 @@ def refit_flat_overlay(
             refined(state, seen, pairs, mask, fit.pure & (fit.state == k))
             for k, state in enumerate(states, start=1)
         ]
-    # 3. the doubtful regions the states prove join the mask
-    proven = np.zeros_like(mask)
-    if doubtful is not None and (doubtful & ~mask).any():
-        proven = proven_regions(out, seen, doubtful & ~mask, states)
+    # 3. what the detector doubted joins the mask where the states prove it
+    proven = np.zeros_like(mask) if doubts is None else proven_doubts(out, seen, doubts, states)
+    proven &= ~mask
     inverted = mask | proven
     joined = proven[inverted]  # over the inverted pixels: those of a proven region
     pixels, guess = seen[inverted], np.empty((int(inverted.sum()), seen.shape[2]))
@@ -198,6 +207,20 @@ def guided_rims(
         guess = denoised_guess(picture, inverted, denoise, sigma)
         fit = fit.replaced(~fit.pure, unblend(pixels, guess, states))
     return fit
+
+
+def proven_doubts(
+    restored: np.ndarray, seen: np.ndarray, doubts: Doubts, states: list[OverlayState]
+) -> np.ndarray:
+    """H x W bool: the regions of ``doubts`` the mark's ``states`` prove (:func:`proven_regions`).
+    A turned-down region is judged on its own pixels, then joins grown by the mask's rim: grown
+    first, it would merge with the texture around it and dilute the proof."""
+    proven = np.zeros(doubts.pixels.shape, dtype=bool)
+    if doubts.pixels.any():
+        proven |= proven_regions(restored, seen, doubts.pixels, states)
+    if doubts.turned_down.any():
+        proven |= grow(proven_regions(restored, seen, doubts.turned_down, states), doubts.rim)
+    return proven
 
 
 def proven_regions(

@@ -20,6 +20,7 @@ import numpy as np
 
 from aepipe.images import DecodedImage, as_rgb, to_float
 from aepipe.images.fill import grow
+from aepipe.images.overlay import Doubts
 from aepipe.runtime.ensemble import MARK_VIEWS, View
 from aepipe.runtime.model.session import OnnxModel
 from aepipe.runtime.options import TaskOptions
@@ -44,8 +45,9 @@ class MaskRule:
     # a line, not a mark (the dark last row of Kodak's film scans, a wire). Regions up to 3 px
     # across held none of the unseen marks' pixels on Kodak24 and CBSD68.
     min_across: int = 4
-    # Outside the mask, pixels within ``grow`` of this probability are *doubtful*: the flat-
-    # overlay refit takes the regions of them where the mark's own states prove themselves.
+    # Outside the mask, pixels within ``grow`` of this probability are *doubtful*, as are the
+    # regions over ``threshold`` the rule turned down: the flat-overlay refit takes those of
+    # them where the mark's own states prove themselves.
     doubtful: float = 0.3
 
     def keeps(self, regions: Regions) -> np.ndarray:
@@ -85,7 +87,7 @@ def regions_over(probability: np.ndarray, threshold: float) -> Regions:
 class Detection:
     mask: np.ndarray  # H x W bool, grown
     confidence: float  # mean probability inside the ungrown mask (0 when empty)
-    doubtful: np.ndarray  # H x W bool, outside the mask: marked, maybe (none when no mask)
+    doubts: Doubts  # outside the mask: marked, maybe (none when no mask)
 
     @property
     def detected(self) -> bool:
@@ -125,10 +127,14 @@ class MarkDetector:
         probability = self.probability(pixels)
         core = confident_regions(probability, self.rule)
         if not core.any():
-            return Detection(core, 0.0, core)
+            return Detection(core, 0.0, Doubts(core, core, self.rule.grow))
         mask = grow(core, self.rule.grow)
-        doubtful = grow(probability > self.rule.doubtful, self.rule.grow) & ~mask
-        return Detection(mask, float(probability[core].mean()), doubtful)
+        doubts = Doubts(
+            pixels=grow(probability > self.rule.doubtful, self.rule.grow) & ~mask,
+            turned_down=(probability > self.rule.threshold) & ~mask,
+            rim=self.rule.grow,
+        )
+        return Detection(mask, float(probability[core].mean()), doubts)
 
 
 def confident_regions(probability: np.ndarray, rule: MaskRule) -> np.ndarray:

@@ -9,6 +9,7 @@ from aepipe.images import from_float, to_float
 from aepipe.images.fill import grow
 from aepipe.images.overlay import (
     GUESS_NOISE_LEVELS,
+    Doubts,
     OverlayState,
     find_states,
     refit_flat_overlay,
@@ -193,17 +194,37 @@ def halves(channels: int = 3):
     return photo, marked, np.where(mask[..., None], photo, marked), mask, doubtful
 
 
+def doubting(pixels: np.ndarray, turned_down: np.ndarray | None = None) -> Doubts:
+    """What a detector growing its mask by 2 px doubted: ``pixels``, and regions it refused."""
+    return Doubts(pixels, np.zeros_like(pixels) if turned_down is None else turned_down, 2)
+
+
 def test_doubtful_regions_the_marks_own_states_explain_are_inverted_too():
     """Proven, they join the mask: inverted with it, and the mask's own guesses of the photo
     no longer see the mark beside it."""
     photo, marked, guess, mask, doubtful = halves()
-    refit = refit_flat_overlay(marked, guess, mask, doubtful)
+    refit = refit_flat_overlay(marked, guess, mask, doubting(doubtful))
     _, left_marked = reconstruction_error(photo[doubtful], marked[doubtful])
     _, refitted = reconstruction_error(photo[doubtful], refit[doubtful])
     assert refitted > left_marked + 10, (left_marked, refitted)  # measured 13.3, 43.2 dB
     _, mask_alone = reconstruction_error(photo[mask], refit_flat_overlay(marked, guess, mask)[mask])
     _, mask_joined = reconstruction_error(photo[mask], refit[mask])
     assert mask_joined > mask_alone, (mask_alone, mask_joined)  # measured 32.1, 45.3 dB
+    outside = ~(mask | doubtful)
+    assert np.array_equal(refit[outside], marked[outside])
+
+
+def test_a_region_the_detector_turned_down_joins_grown_by_its_rim_once_proven():
+    """Letters over busy texture the detector's rule refused: judged on their own pixels (the
+    strokes' cores), and once proven inverted with the rim the mask would have had."""
+    photo, marked, guess, mask, doubtful = halves()
+    cores = doubtful & (strokes(*doubtful.shape) > 0.9)
+    rim = doubtful & ~cores
+    refit = refit_flat_overlay(marked, guess, mask, doubting(np.zeros_like(mask), cores))
+    for where in (cores, rim):
+        _, left_marked = reconstruction_error(photo[where], marked[where])
+        _, refitted = reconstruction_error(photo[where], refit[where])
+        assert refitted > left_marked + 10, (left_marked, refitted)  # rim 31.7 -> 45.7 dB
     outside = ~(mask | doubtful)
     assert np.array_equal(refit[outside], marked[outside])
 
@@ -215,10 +236,10 @@ def test_doubtful_photo_texture_and_gray_pixels_prove_no_mark():
     grain = np.random.default_rng(2).normal(0, 24, photo.shape)  # busier than the photo
     unmarked = marked.copy()
     unmarked[doubtful] = np.clip(photo + grain, 0, 255).astype(np.uint8)[doubtful]
-    refit = refit_flat_overlay(unmarked, guess, mask, doubtful)
+    refit = refit_flat_overlay(unmarked, guess, mask, doubting(doubtful))
     assert np.array_equal(refit[doubtful], unmarked[doubtful])
     _, marked_gray, guess_gray, mask, doubtful = halves(channels=1)
-    refit = refit_flat_overlay(marked_gray, guess_gray, mask, doubtful)
+    refit = refit_flat_overlay(marked_gray, guess_gray, mask, doubting(doubtful))
     assert np.array_equal(refit[doubtful], marked_gray[doubtful])
 
 

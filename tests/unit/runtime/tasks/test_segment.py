@@ -196,19 +196,24 @@ def test_only_large_and_confident_regions_count_as_marks():
     assert not confident_regions(probability, MaskRule(min_confidence=0.95))[20:30, 30:41].any()
 
 
-def test_unsure_pixels_beside_a_detected_mark_are_doubtful(models, monkeypatch):
+def test_unsure_pixels_and_refused_regions_beside_a_detected_mark_are_doubtful(models, monkeypatch):
     segmenter, _ = models
     detector = build_task(TaskOptions(task="segment", model=segmenter)).detector
     probability = np.zeros((40, 60), np.float32)
     probability[2:12, 2:12] = 0.97  # a mark
     probability[20:30, 2:12] = 0.4  # maybe a fainter copy of it
     probability[20:30, 30:40] = 0.2  # too unsure
+    probability[2:12, 40:50] = 0.6  # over the threshold, but the rule turns it down
     monkeypatch.setattr(detector, "probability", lambda pixels: probability)
     found = detector.detect(np.zeros((40, 60, 3), np.uint8))
-    assert found.doubtful[20:30, 2:12].all() and not (found.doubtful & found.mask).any()
-    assert not found.doubtful[20:30, 30:40].any()
+    doubtful, turned_down = found.doubts.pixels, found.doubts.turned_down
+    assert doubtful[20:30, 2:12].all() and not (doubtful & found.mask).any()
+    assert not doubtful[20:30, 30:40].any()
+    assert np.array_equal(turned_down, probability == 0.6)  # ungrown: judged on its own
+    assert found.doubts.rim == detector.rule.grow
     monkeypatch.setattr(detector, "probability", lambda pixels: probability.clip(0, 0.4))
-    assert not detector.detect(np.zeros((40, 60, 3), np.uint8)).doubtful.any()  # no mark
+    nothing = detector.detect(np.zeros((40, 60, 3), np.uint8)).doubts  # no mark
+    assert not nothing.pixels.any() and not nothing.turned_down.any()
 
 
 def test_a_line_along_the_border_is_no_mark():

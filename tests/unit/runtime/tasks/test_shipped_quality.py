@@ -79,7 +79,7 @@ def test_superres_beats_bicubic(path: Path, scale: int, int8: bool) -> None:
 
 @pytest.mark.parametrize("path", CROPS, ids=lambda p: p.stem)
 def test_unwatermark_improves_images_marked_in_an_unseen_style(path: Path) -> None:
-    """Three held-out marks per crop; measured mean gain +15.7 dB (kodim04) and +11.4 dB
+    """Three held-out marks per crop; measured mean gain +15.7 dB (kodim04) and +12.1 dB
     (kodim23) with the guided remover's pixels refit as a flat overlay, guided by the
     denoiser (+14.6 and +11.6 without it; +4.0 and +4.6 dB as the network gives them), 6 of
     6 marks improved."""
