@@ -15,7 +15,10 @@ is in, and takes the states' exact maps from the image itself:
    Navier-Stokes fill of the whole mask stands in instead: exact along the strokes' edges;
 2. refined: each state's map again from its pixels paired with the nearest pixel outside the
    mask, the same photo a few pixels away, by reduced major axis (both sides carry texture),
-   kept when the pairs agree better under it;
+   kept when the pairs agree better under it. Given a denoiser, each state is also *searched*
+   for over a grid of gains (the pairs' offset, a colour in gamut), steps 3-6 run with both
+   sets of states, and the picture the denoiser would change least is kept: a wrong state
+   leaves a ghost of the strokes, edges no photo has;
 3. extended: what the detector doubted outside the mask (:class:`Doubts`: pixels near a lower
    probability, a faint copy of a tiled mark, a rim it cut short; and the regions its rule
    turned down, letters over busy texture) joins it where the same states prove themselves
@@ -76,9 +79,15 @@ GRAY_SPREAD = 3 / 255  # a pixel whose channels differ less is gray: no proof of
 # log-spaced from 12 to 4: begun at 15 or more, the denoiser moves a clear sky's rims wrongly.
 GUESS_NOISE_LEVELS = tuple(float(sigma) for sigma in np.geomspace(12.0, 4.0, 10))
 DENOISE_MARGIN = 32  # the denoiser sees the mask's bounding box and this much around it
+GAIN_GRID = np.linspace(0.03, 0.97, 95)  # the gains a state's search tries
+COLOUR_SLACK = 0.1  # a searched state's colour lies this close to [0, 1]
+GHOST_SIGMA = 8.0  # the σ at which the denoiser judges which refit leaves less of the mark
+CLEARLY = 0.95  # ... and by how much less the searched states' refit must change to win
 
 #: An image (native dtype) and a noise level σ (0-255) -> the image denoised.
 Denoiser = Callable[[np.ndarray, float], np.ndarray]
+#: Per pixel, the distance to the nearest unmasked pixel and that pixel's flat index.
+Pairs = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,10 @@ class OverlayState:
 
     def shows(self, photo: np.ndarray) -> np.ndarray:
         return self.gain * photo + self.offset
+
+
+#: A state, the image (float), its pairs, the mask and the state's pixels -> a better state.
+Refinement = Callable[[OverlayState, np.ndarray, Pairs, np.ndarray, np.ndarray], OverlayState]
 
 
 @dataclass(frozen=True)
@@ -158,35 +171,104 @@ def refit_flat_overlay(
     if not states:
         return out
     pairs = nearest_unmasked(mask)
-    for _ in range(REFINE_ROUNDS):
-        fit = unblend(pixels, guide, states)
-        states = [
-            refined(state, seen, pairs, mask, fit.pure & (fit.state == k))
-            for k, state in enumerate(states, start=1)
-        ]
-    # 3. what the detector doubted joins the mask where the states prove it
-    proven = np.zeros_like(mask) if doubts is None else proven_doubts(out, seen, doubts, states)
-    proven &= ~mask
-    inverted = mask | proven
-    joined = proven[inverted]  # over the inverted pixels: those of a proven region
-    pixels, guess = seen[inverted], np.empty((int(inverted.sum()), seen.shape[2]))
-    guess[~joined] = guide
-    if proven.any():
-        guess[joined] = to_float(inpaint_classical(out, proven))[proven]
-    kept = np.zeros_like(joined)
-    kept[~joined] = untouched
-    # 4. inverted against the stand-in and a fill of the strokes, then the photo's median
-    fit = unblend(pixels, guess, states)
-    fit = unblend(pixels, (guess + filled_strokes(marked, inverted, fit)) / 2, states)
-    for _ in range(MEDIAN_ROUNDS):
-        guess = median_guess(composed(out, inverted, fit, strict=joined), inverted)
+    scene = Scene(marked, out, seen, mask, guide, untouched)
+    refits = [scene.inverse(scene.refined(states, refined, pairs), doubts, denoise)]
+    if denoise is not None:  # 2b. the states searched for too; the refit less marked wins
+        searched_states = scene.refined(states, searched, pairs)
+        if not same_states(searched_states, [*refits[0].states]):
+            refits.append(scene.inverse(searched_states, doubts, denoise))
+        return least_marked(refits, denoise)
+    return refits[0].picture
+
+
+@dataclass(frozen=True)
+class Refit:
+    """One inverse of the overlay: the states it used, the pixels it inverted, the picture."""
+
+    states: tuple[OverlayState, ...]
+    inverted: np.ndarray  # H x W bool
+    picture: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What every refit of one image starts from."""
+
+    marked: np.ndarray  # the input, native dtype
+    out: np.ndarray  # the input with the remover's pixels in the mask
+    seen: np.ndarray  # the input as float64
+    mask: np.ndarray
+    guide: np.ndarray  # (N, C) over the mask: the stand-in the states were found against
+    untouched: np.ndarray  # (N,) over the mask: pixels the remover left as they were
+
+    def refined(
+        self, states: list[OverlayState], refine: Refinement, pairs: Pairs
+    ) -> list[OverlayState]:
+        """``states`` refined ``REFINE_ROUNDS`` times, each on the pixels it explains alone."""
+        pixels = self.seen[self.mask]
+        for _ in range(REFINE_ROUNDS):
+            fit = unblend(pixels, self.guide, states)
+            states = [
+                refine(state, self.seen, pairs, self.mask, fit.pure & (fit.state == k))
+                for k, state in enumerate(states, start=1)
+            ]
+        return states
+
+    def inverse(
+        self, states: list[OverlayState], doubts: Doubts | None, denoise: Denoiser | None
+    ) -> Refit:
+        """Steps 3-6 with these ``states``."""
+        marked, out, seen, mask = self.marked, self.out, self.seen, self.mask
+        # 3. what the detector doubted joins the mask where the states prove it
+        proven = np.zeros_like(mask) if doubts is None else proven_doubts(out, seen, doubts, states)
+        proven &= ~mask
+        inverted = mask | proven
+        joined = proven[inverted]  # over the inverted pixels: those of a proven region
+        pixels, guess = seen[inverted], np.empty((int(inverted.sum()), seen.shape[2]))
+        guess[~joined] = self.guide
+        if proven.any():
+            guess[joined] = to_float(inpaint_classical(out, proven))[proven]
+        kept = np.zeros_like(joined)
+        kept[~joined] = self.untouched
+        # 4. inverted against the stand-in and a fill of the strokes, then the photo's median
         fit = unblend(pixels, guess, states)
-    if denoise is not None:  # 5. the rims guided; 6. every pixel within its rounding
-        fit = guided_rims(out, inverted, pixels, fit, states, denoise, joined)
-        picture = composed(out, inverted, fit, strict=joined)
-        guess = denoised_guess(picture, inverted, denoise, GUESS_NOISE_LEVELS[-1])
-        fit = fit.nearest_consistent(guess, quantum(marked.dtype))
-    return composed(out, inverted, fit, kept, joined)
+        fit = unblend(pixels, (guess + filled_strokes(marked, inverted, fit)) / 2, states)
+        for _ in range(MEDIAN_ROUNDS):
+            guess = median_guess(composed(out, inverted, fit, strict=joined), inverted)
+            fit = unblend(pixels, guess, states)
+        if denoise is not None:  # 5. the rims guided; 6. every pixel within its rounding
+            fit = guided_rims(out, inverted, pixels, fit, states, denoise, joined)
+            picture = composed(out, inverted, fit, strict=joined)
+            guess = denoised_guess(picture, inverted, denoise, GUESS_NOISE_LEVELS[-1])
+            fit = fit.nearest_consistent(guess, quantum(marked.dtype))
+        return Refit(tuple(states), inverted, composed(out, inverted, fit, kept, joined))
+
+
+def least_marked(refits: list[Refit], denoise: Denoiser) -> np.ndarray:
+    """The picture of the refit the denoiser would change least at ``GHOST_SIGMA`` over the
+    pixels any of them inverted: a wrong state leaves a ghost of the mark's strokes there, an
+    edge no photo has, which the denoiser takes out. The first refit is kept unless another
+    is ``CLEARLY`` less changed: nearly level, the measure is texture, not the mark."""
+    where = np.logical_or.reduce([refit.inverted for refit in refits])
+
+    def ghost(refit: Refit) -> float:
+        shown = to_float(refit.picture)[where].astype(np.float64)
+        change = shown - denoised_guess(refit.picture, where, denoise, GHOST_SIGMA)
+        return float(np.mean(np.abs(change).max(axis=1) ** 2))
+
+    first, *others = refits
+    if not others:
+        return first.picture
+    ghosts = [ghost(refit) for refit in refits]
+    best = int(np.argmin(ghosts))
+    return refits[best].picture if ghosts[best] < CLEARLY * ghosts[0] else first.picture
+
+
+def same_states(one: list[OverlayState], other: list[OverlayState]) -> bool:
+    return len(one) == len(other) and all(
+        a.gain == b.gain and np.array_equal(a.offset, b.offset)
+        for a, b in zip(one, other, strict=True)
+    )
 
 
 def guided_rims(
@@ -358,7 +440,7 @@ def find_states(pixels: np.ndarray, guesses: np.ndarray) -> list[OverlayState]:
     return states
 
 
-def nearest_unmasked(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_unmasked(mask: np.ndarray) -> Pairs:
     """Per pixel: the distance to the nearest pixel outside ``mask`` and that pixel's flat index."""
     import cv2
 
@@ -372,24 +454,37 @@ def nearest_unmasked(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distance, where[labels]
 
 
-def refined(
-    state: OverlayState,
-    seen: np.ndarray,
-    pairs: tuple[np.ndarray, np.ndarray],
-    mask: np.ndarray,
-    members: np.ndarray,
-) -> OverlayState:
-    """``state`` fitted again on the image alone: its pixels (``members``, over the masked
-    ones) against the nearest unmasked pixels, by reduced major axis; unchanged when too few
-    pairs, an implausible gain, or when the pairs agree no better under the new fit."""
+def paired(
+    seen: np.ndarray, pairs: Pairs, mask: np.ndarray, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(shown, photo): the ``members`` (over the masked pixels) within ``PAIR_DISTANCE`` of
+    the mask's edge and the nearest unmasked pixel of each, the same photo a few pixels
+    away; None when too few."""
     distance, nearest = pairs
     chosen = np.zeros_like(mask)
     chosen[mask] = members
     chosen &= distance <= PAIR_DISTANCE
     if chosen.sum() < MIN_PIXELS // 2:
+        return None
+    return seen[chosen], seen.reshape(-1, seen.shape[2])[nearest[chosen]]
+
+
+def disagreement(candidate: OverlayState, shown: np.ndarray, photo: np.ndarray) -> float:
+    """How far, typically, a pixel inverted by ``candidate`` is from its pair's photo."""
+    inverted = (shown - candidate.offset) / candidate.gain
+    return float(np.median(np.abs(inverted - photo).max(axis=1)))
+
+
+def refined(
+    state: OverlayState, seen: np.ndarray, pairs: Pairs, mask: np.ndarray, members: np.ndarray
+) -> OverlayState:
+    """``state`` fitted again on the image alone: its pixels (``members``, over the masked
+    ones) against the nearest unmasked pixels, by reduced major axis; unchanged when too few
+    pairs, an implausible gain, or when the pairs agree no better under the new fit."""
+    found = paired(seen, pairs, mask, members)
+    if found is None:
         return state
-    shown = seen[chosen]
-    photo = seen.reshape(-1, seen.shape[2])[nearest[chosen]]
+    shown, photo = found
     spread_shown = ((shown - shown.mean(axis=0)) ** 2).sum()
     spread_photo = ((photo - photo.mean(axis=0)) ** 2).sum()
     if spread_shown <= 0 or spread_photo <= 0:
@@ -398,13 +493,34 @@ def refined(
     if not MIN_STATE_GAIN < gain <= 1.0:  # fainter than RANSAC admits is allowed here
         return state
     fitted = OverlayState(gain, shown.mean(axis=0) - gain * photo.mean(axis=0))
+    better = disagreement(fitted, shown, photo) < disagreement(state, shown, photo)
+    return fitted if better else state
 
-    def disagreement(candidate: OverlayState) -> float:
-        """How far, typically, a pixel inverted by ``candidate`` is from its pair's photo."""
-        inverted = (shown - candidate.offset) / candidate.gain
-        return float(np.median(np.abs(inverted - photo).max(axis=1)))
 
-    return fitted if disagreement(fitted) < disagreement(state) else state
+def searched(
+    state: OverlayState, seen: np.ndarray, pairs: Pairs, mask: np.ndarray, members: np.ndarray
+) -> OverlayState:
+    """The state whose inverse its pixels (``members``) agree with their pairs best, of
+    ``state`` and one per gain of ``GAIN_GRID`` (each with the pairs' median offset, kept
+    when its colour lies within ``COLOUR_SLACK`` of [0, 1]): RANSAC against a remover's
+    pixels can settle on a near-opaque state where the mark is faint, which no refinement
+    of that state leaves. The pairs' texture makes the search noisy, so a refit with its
+    states must still beat the first one (:func:`least_marked`)."""
+    found = paired(seen, pairs, mask, members)
+    if found is None:
+        return state
+    shown, photo = found
+    best, lowest = state, disagreement(state, shown, photo)
+    for gain in GAIN_GRID:
+        offset = np.median(shown - gain * photo, axis=0)
+        colour = offset / (1 - gain)
+        if colour.min() < -COLOUR_SLACK or colour.max() > 1 + COLOUR_SLACK:
+            continue
+        candidate = OverlayState(float(gain), offset)
+        score = disagreement(candidate, shown, photo)
+        if score < lowest:
+            best, lowest = candidate, score
+    return best
 
 
 def mixture_metric(channels: int) -> np.ndarray:

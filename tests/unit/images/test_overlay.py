@@ -8,11 +8,17 @@ from modelfactory import photo_like
 from aepipe.images import from_float, to_float
 from aepipe.images.fill import grow
 from aepipe.images.overlay import (
+    GHOST_SIGMA,
     GUESS_NOISE_LEVELS,
     Doubts,
     OverlayState,
+    Refit,
     find_states,
+    least_marked,
+    nearest_unmasked,
+    refined,
     refit_flat_overlay,
+    searched,
     unblend,
 )
 from aepipe.metrics.error import reconstruction_error
@@ -102,7 +108,8 @@ def test_a_denoiser_that_knows_the_photo_places_the_rims_and_leaves_the_rest():
     """The denoised rounds re-place only the pixels left between two states, so a denoiser
     returning the photo itself (the best a denoiser could do) makes the rims exact; it is
     shown the mask's surroundings at each of ``GUESS_NOISE_LEVELS``, falling, in turn, and
-    at the last once more to keep the inverted pixels within their rounding."""
+    at the last once more to keep the inverted pixels within their rounding; the same again
+    with the searched states, and once per refit at ``GHOST_SIGMA`` to choose between them."""
     photo, marked, guess, mask = case()
     calls = []
 
@@ -113,8 +120,8 @@ def test_a_denoiser_that_knows_the_photo_places_the_rims_and_leaves_the_rest():
 
     plain = refit_flat_overlay(marked, guess, mask)
     guided = refit_flat_overlay(marked, guess, mask, denoise=oracle)
-    assert calls == [*GUESS_NOISE_LEVELS, GUESS_NOISE_LEVELS[-1]]
-    assert calls == sorted(calls, reverse=True)
+    one_refit = [*GUESS_NOISE_LEVELS, GUESS_NOISE_LEVELS[-1]]
+    assert calls == [*one_refit, *one_refit, GHOST_SIGMA, GHOST_SIGMA]
     rims = (strokes(128, 160) > 0) & (strokes(128, 160) < 1)
 
     def rim_error(refit: np.ndarray) -> float:
@@ -128,11 +135,13 @@ def test_a_denoiser_that_knows_the_photo_places_the_rims_and_leaves_the_rest():
     assert np.array_equal(guided[~mask], marked[~mask])
 
 
-def test_a_strong_marks_rounding_leaves_room_the_denoised_photo_fills():
+def test_a_strong_marks_rounding_leaves_room_the_denoised_photo_fills(monkeypatch):
     """Under a mark showing a tenth of the photo, the stored levels hold the photo only to
     within five levels either way; a denoiser that knows the photo finds it inside that
     interval (the mark's state, fitted, is not exact), while one that returns nonsense moves
-    no pixel out of it."""
+    no pixel out of it (the states' search is left out: it would let that nonsense choose
+    another state)."""
+    monkeypatch.setattr("aepipe.images.overlay.searched", refined)
     rng = np.random.default_rng(3)
     photo = to_float(photo_like(rng, 128, 160))
     body = np.zeros((128, 160), np.float32)
@@ -259,3 +268,31 @@ def test_a_guess_wrong_in_brightness_alone_misleads_a_coloured_marks_rims_less(m
     weighted = error()
     monkeypatch.setattr("aepipe.images.overlay.LUMINANCE_WEIGHT", 1.0)
     assert weighted < error() / 2
+
+
+def test_a_state_searched_for_leaves_a_near_opaque_guess_for_the_marks_own():
+    """RANSAC against a poor fill can settle on a near-opaque state; the pixels beside the
+    mark's edge still show which gain and colour bring its strokes back to the photo."""
+    _, marked, _, mask = case()
+    seen = to_float(marked).astype(np.float64)
+    body = (strokes(128, 160) == 1)[mask]  # the strokes' pure pixels, over the masked ones
+    near_opaque = OverlayState(0.1, 0.9 * np.ones(3))
+    found = searched(near_opaque, seen, nearest_unmasked(mask), mask, body)
+    assert abs(found.gain - 0.45) < 0.05, found  # opacity 0.55
+    assert np.allclose(found.offset / (1 - found.gain), 1.0, atol=0.1), found  # white
+
+
+def test_of_two_refits_the_one_without_a_ghost_of_the_strokes_is_kept():
+    """A wrong state leaves the strokes' edges in the picture, which a denoiser (here a
+    3 x 3 box blur standing in) changes more than the photo's own texture."""
+    import cv2
+
+    photo, _, _, mask = case()
+    ghost = np.clip(photo + 12.0 * (strokes(128, 160) == 1)[..., None], 0, 255).astype(np.uint8)
+    right, wrong = Refit((), mask, photo), Refit((), mask, ghost)
+
+    def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+        return cv2.blur(image, (3, 3))
+
+    assert least_marked([wrong, right], blur) is photo
+    assert least_marked([right, wrong], blur) is photo
