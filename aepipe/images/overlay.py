@@ -49,7 +49,7 @@ remover's fill on average on every set measured (docs/quality.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,7 +156,8 @@ def refit_flat_overlay(
     ``marked``. With ``denoise``, the rims are placed again against the photo so recovered,
     denoised (:func:`guided_rims`), and every inverted pixel then moves, within what its
     rounding allows, towards that photo denoised once more
-    (:meth:`Unblended.nearest_consistent`)."""
+    (:meth:`Unblended.nearest_consistent`); and the states are searched for too
+    (:func:`searched`), the picture :func:`least_marked` keeps of the two refits returned."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
@@ -175,7 +176,7 @@ def refit_flat_overlay(
     refits = [scene.inverse(scene.refined(states, refined, pairs), doubts, denoise)]
     if denoise is not None:  # 2b. the states searched for too; the refit less marked wins
         searched_states = scene.refined(states, searched, pairs)
-        if not same_states(searched_states, [*refits[0].states]):
+        if not same_states(searched_states, refits[0].states):
             refits.append(scene.inverse(searched_states, doubts, denoise))
         return least_marked(refits, denoise)
     return refits[0].picture
@@ -264,7 +265,7 @@ def least_marked(refits: list[Refit], denoise: Denoiser) -> np.ndarray:
     return refits[best].picture if ghosts[best] < CLEARLY * ghosts[0] else first.picture
 
 
-def same_states(one: list[OverlayState], other: list[OverlayState]) -> bool:
+def same_states(one: Sequence[OverlayState], other: Sequence[OverlayState]) -> bool:
     return len(one) == len(other) and all(
         a.gain == b.gain and np.array_equal(a.offset, b.offset)
         for a, b in zip(one, other, strict=True)
