@@ -82,7 +82,7 @@ DENOISE_MARGIN = 32  # the denoiser sees the mask's bounding box and this much a
 GAIN_GRID = np.linspace(0.03, 0.97, 95)  # the gains a state's search tries
 COLOUR_SLACK = 0.1  # a searched state's colour lies this close to [0, 1]
 GHOST_SIGMA = 8.0  # the σ at which the denoiser judges which refit leaves less of the mark
-CLEARLY = 0.95  # ... and by how much less the searched states' refit must change to win
+CLEARLY = 0.95  # the searched states win when the denoiser changes their refit less than this share
 
 #: An image (native dtype) and a noise level σ (0-255) -> the image denoised.
 Denoiser = Callable[[np.ndarray, float], np.ndarray]
