@@ -173,10 +173,11 @@ def refit_flat_overlay(
         return out
     pairs = nearest_unmasked(mask)
     scene = Scene(marked, out, seen, mask, guide, untouched)
-    refits = [scene.inverse(scene.refined(states, refined, pairs), doubts, denoise)]
+    first = scene.refined(states, refined, pairs)
+    refits = [scene.inverse(first, doubts, denoise)]
     if denoise is not None:  # 2b. the states searched for too; the refit less marked wins
         searched_states = scene.refined(states, searched, pairs)
-        if not same_states(searched_states, refits[0].states):
+        if not same_states(searched_states, first):
             refits.append(scene.inverse(searched_states, doubts, denoise))
         return least_marked(refits, denoise)
     return refits[0].picture
@@ -184,9 +185,8 @@ def refit_flat_overlay(
 
 @dataclass(frozen=True)
 class Refit:
-    """One inverse of the overlay: the states it used, the pixels it inverted, the picture."""
+    """One inverse of the overlay: the pixels it inverted and the picture."""
 
-    states: tuple[OverlayState, ...]
     inverted: np.ndarray  # H x W bool
     picture: np.ndarray
 
@@ -242,7 +242,7 @@ class Scene:
             picture = composed(out, inverted, fit, strict=joined)
             guess = denoised_guess(picture, inverted, denoise, GUESS_NOISE_LEVELS[-1])
             fit = fit.nearest_consistent(guess, quantum(marked.dtype))
-        return Refit(tuple(states), inverted, composed(out, inverted, fit, kept, joined))
+        return Refit(inverted, composed(out, inverted, fit, kept, joined))
 
 
 def least_marked(refits: list[Refit], denoise: Denoiser) -> np.ndarray:

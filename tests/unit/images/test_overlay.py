@@ -289,7 +289,7 @@ def test_of_two_refits_the_one_without_a_ghost_of_the_strokes_is_kept():
 
     photo, _, _, mask = case()
     ghost = np.clip(photo + 12.0 * (strokes(128, 160) == 1)[..., None], 0, 255).astype(np.uint8)
-    right, wrong = Refit((), mask, photo), Refit((), mask, ghost)
+    right, wrong = Refit(mask, photo), Refit(mask, ghost)
 
     def blur(image: np.ndarray, sigma: float) -> np.ndarray:
         return cv2.blur(image, (3, 3))
