@@ -15,9 +15,10 @@ is in, and takes the states' exact maps from the image itself:
    Navier-Stokes fill of the whole mask stands in instead: exact along the strokes' edges;
 2. refined: each state's map again from its pixels paired with the nearest pixel outside the
    mask, the same photo a few pixels away, by reduced major axis (both sides carry texture),
-   kept when the pairs agree better under it. Given a denoiser, each state is also *searched*
-   for over a grid of gains (the pairs' offset, a colour in gamut), steps 3-6 run with both
-   sets of states, and the picture the denoiser would change least is kept: a wrong state
+   kept when the pairs agree better under it; a state whose colour no overlay has
+   (:func:`possible`) is dropped while another remains. Given a denoiser, each state is also
+   *searched* for over a grid of gains (the pairs' offset, a colour in gamut), steps 3-6 run
+   with both sets of states, and the picture the denoiser would change least is kept: a wrong state
    leaves a ghost of the strokes, edges no photo has;
 3. extended: what the detector doubted outside the mask (:class:`Doubts`: pixels near a lower
    probability, a faint copy of a tiled mark, a rim it cut short; and the regions its rule
@@ -173,10 +174,10 @@ def refit_flat_overlay(
         return out
     pairs = nearest_unmasked(mask)
     scene = Scene(marked, out, seen, mask, guide, untouched)
-    first = scene.refined(states, refined, pairs)
+    first = overlays(scene.refined(states, refined, pairs))
     refits = [scene.inverse(first, doubts, denoise)]
     if denoise is not None:  # 2b. the states searched for too; the refit less marked wins
-        searched_states = scene.refined(states, searched, pairs)
+        searched_states = overlays(scene.refined(states, searched, pairs))
         if not same_states(searched_states, first):
             refits.append(scene.inverse(searched_states, doubts, denoise))
         return least_marked(refits, denoise)
@@ -400,6 +401,21 @@ def plausible(state: OverlayState) -> bool:
     return MIN_STATE_GAIN < state.gain < MAX_STATE_GAIN
 
 
+def possible(state: OverlayState) -> bool:
+    """Whether an overlay can show ``state``: its colour, ``offset / (1 - gain)``, lies within
+    ``COLOUR_SLACK`` of [0, 1]."""
+    opacity = 1 - state.gain
+    low, high = -COLOUR_SLACK * opacity, (1 + COLOUR_SLACK) * opacity
+    return bool(((state.offset >= low) & (state.offset <= high)).all())
+
+
+def overlays(states: list[OverlayState]) -> list[OverlayState]:
+    """The ``states`` an overlay can show (:func:`possible`), or all of them when none can. A
+    state of colour -1.4 or 1.7 fits texture the remover left, not a mark; inverted beside
+    the mark's own state it places the mark's pixels between the two."""
+    return [state for state in states if possible(state)] or states
+
+
 def fits(state: OverlayState, pixels: np.ndarray, photo: np.ndarray) -> np.ndarray:
     return np.abs(pixels - state.shows(photo)).max(axis=1) < INLIER_LEVEL
 
@@ -513,11 +529,9 @@ def searched(
     shown, photo = found
     best, lowest = state, disagreement(state, shown, photo)
     for gain in GAIN_GRID:
-        offset = np.median(shown - gain * photo, axis=0)
-        colour = offset / (1 - gain)
-        if colour.min() < -COLOUR_SLACK or colour.max() > 1 + COLOUR_SLACK:
+        candidate = OverlayState(float(gain), np.median(shown - gain * photo, axis=0))
+        if not possible(candidate):
             continue
-        candidate = OverlayState(float(gain), offset)
         score = disagreement(candidate, shown, photo)
         if score < lowest:
             best, lowest = candidate, score

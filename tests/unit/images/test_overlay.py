@@ -16,6 +16,8 @@ from aepipe.images.overlay import (
     find_states,
     least_marked,
     nearest_unmasked,
+    overlays,
+    possible,
     refined,
     refit_flat_overlay,
     searched,
@@ -280,6 +282,21 @@ def test_a_state_searched_for_leaves_a_near_opaque_guess_for_the_marks_own():
     found = searched(near_opaque, seen, nearest_unmasked(mask), mask, body)
     assert abs(found.gain - 0.45) < 0.05, found  # opacity 0.55
     assert np.allclose(found.offset / (1 - found.gain), 1.0, atol=0.1), found  # white
+
+
+def test_a_state_no_overlay_can_show_is_dropped_beside_one_it_can():
+    """Refined against a remover's pixels, a second state can fit texture with a colour of
+    -1.4: no overlay shows that, and inverted beside the mark's own state it would place the
+    mark's pixels between the two."""
+    mark = OverlayState(0.5, np.full(3, 0.5))  # white at opacity 0.5
+    texture = OverlayState(0.858, np.array([-0.202, -0.106, 0.002]))  # colour -1.43, -0.75, 0.01
+    assert possible(mark) and not possible(texture)
+    assert possible(OverlayState(0.3, np.zeros(3)))  # black
+    assert possible(OverlayState(0.3, np.full(3, 0.7)))  # white at opacity 0.7
+    kept = overlays([texture, mark])
+    assert len(kept) == 1 and kept[0] is mark
+    alone = overlays([texture])  # none possible: the states as found
+    assert len(alone) == 1 and alone[0] is texture
 
 
 def test_of_two_refits_the_one_without_a_ghost_of_the_strokes_is_kept():
