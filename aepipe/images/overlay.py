@@ -81,7 +81,7 @@ GRAY_SPREAD = 3 / 255  # a pixel whose channels differ less is gray: no proof of
 GUESS_NOISE_LEVELS = tuple(float(sigma) for sigma in np.geomspace(12.0, 4.0, 10))
 DENOISE_MARGIN = 32  # the denoiser sees the mask's bounding box and this much around it
 GAIN_GRID = np.linspace(0.03, 0.97, 95)  # the gains a state's search tries
-COLOUR_SLACK = 0.1  # a searched state's colour lies this close to [0, 1]
+COLOUR_SLACK = 0.1  # a state's colour lies this close to [0, 1] (:func:`possible`)
 GHOST_SIGMA = 8.0  # the σ at which the denoiser judges which refit leaves less of the mark
 CLEARLY = 0.95  # the searched states win when the denoiser changes their refit less than this share
 
@@ -174,10 +174,10 @@ def refit_flat_overlay(
         return out
     pairs = nearest_unmasked(mask)
     scene = Scene(marked, out, seen, mask, guide, untouched)
-    first = overlays(scene.refined(states, refined, pairs))
+    first = scene.refined(states, refined, pairs)
     refits = [scene.inverse(first, doubts, denoise)]
     if denoise is not None:  # 2b. the states searched for too; the refit less marked wins
-        searched_states = overlays(scene.refined(states, searched, pairs))
+        searched_states = scene.refined(states, searched, pairs)
         if not same_states(searched_states, first):
             refits.append(scene.inverse(searched_states, doubts, denoise))
         return least_marked(refits, denoise)
@@ -206,7 +206,8 @@ class Scene:
     def refined(
         self, states: list[OverlayState], refine: Refinement, pairs: Pairs
     ) -> list[OverlayState]:
-        """``states`` refined ``REFINE_ROUNDS`` times, each on the pixels it explains alone."""
+        """``states`` refined ``REFINE_ROUNDS`` times, each on the pixels it explains alone;
+        those no overlay can show then dropped (:func:`overlays`)."""
         pixels = self.seen[self.mask]
         for _ in range(REFINE_ROUNDS):
             fit = unblend(pixels, self.guide, states)
@@ -214,7 +215,7 @@ class Scene:
                 refine(state, self.seen, pairs, self.mask, fit.pure & (fit.state == k))
                 for k, state in enumerate(states, start=1)
             ]
-        return states
+        return overlays(states)
 
     def inverse(
         self, states: list[OverlayState], doubts: Doubts | None, denoise: Denoiser | None
