@@ -12,14 +12,16 @@ is in, and takes the states' exact maps from the image itself:
 1. states: RANSAC over the masked pixels for ``marked = gain·removed + offset`` (one gain for
    all channels), the remover's output standing in for the photo; at most two. Where the
    remover failed (a busy photo under a strong mark: its pixels follow no state), a
-   Navier-Stokes fill of the whole mask stands in instead: exact along the strokes' edges;
+   Navier-Stokes fill of the whole mask stands in instead: exact along the strokes' edges.
+   Given a denoiser, the fill stands in as well, and steps 2-6 run once per stand-in;
 2. refined: each state's map again from its pixels paired with the nearest pixel outside the
    mask, the same photo a few pixels away, by reduced major axis (both sides carry texture),
    kept when the pairs agree better under it; a state whose colour no overlay has
    (:func:`possible`) is dropped while another remains. Given a denoiser, each state is also
    *searched* for over a grid of gains (the pairs' offset, a colour in gamut), steps 3-6 run
    with both sets of states, and the picture the denoiser would change least is kept: a wrong state
-   leaves a ghost of the strokes, edges no photo has;
+   leaves a ghost of the strokes, edges no photo has. The fill's picture must be clearly less
+   changed than the remover's (``FILL_CLEARLY``) to be kept;
 3. extended: what the detector doubted outside the mask (:class:`Doubts`: pixels near a lower
    probability, a faint copy of a tiled mark, a rim it cut short; and the regions its rule
    turned down, letters over busy texture) joins it where the same states prove themselves
@@ -50,7 +52,7 @@ remover's fill on average on every set measured (docs/quality.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +86,7 @@ GAIN_GRID = np.linspace(0.03, 0.97, 95)  # the gains a state's search tries
 COLOUR_SLACK = 0.1  # a state's colour lies this close to [0, 1] (:func:`possible`)
 GHOST_SIGMA = 8.0  # the σ at which the denoiser judges which refit leaves less of the mark
 CLEARLY = 0.95  # the searched states win when the denoiser changes their refit less than this share
+FILL_CLEARLY = 0.75  # ... and the fill's refit wins over the remover's below this share
 
 #: An image (native dtype) and a noise level σ (0-255) -> the image denoised.
 Denoiser = Callable[[np.ndarray, float], np.ndarray]
@@ -157,31 +160,41 @@ def refit_flat_overlay(
     ``marked``. With ``denoise``, the rims are placed again against the photo so recovered,
     denoised (:func:`guided_rims`), and every inverted pixel then moves, within what its
     rounding allows, towards that photo denoised once more
-    (:meth:`Unblended.nearest_consistent`); and the states are searched for too
-    (:func:`searched`), the picture :func:`least_marked` keeps of the two refits returned."""
+    (:meth:`Unblended.nearest_consistent`); the states are searched for too (:func:`searched`),
+    and with each of the two stand-ins (:func:`stand_ins`): :func:`least_marked` keeps one
+    picture of the refits."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
         return out
     seen = to_float(marked).astype(np.float64)
-    pixels, guide = seen[mask], to_float(removed)[mask].astype(np.float64)
-    untouched = np.abs(pixels - guide).max(axis=1) < UNTOUCHED
-    states = find_states(pixels, guide)
-    if not states:  # the remover's pixels follow no overlay: try the photo around the mark
-        guide = to_float(inpaint_classical(marked, mask))[mask].astype(np.float64)
-        states = find_states(pixels, guide)
-    if not states:
-        return out
+    pixels, remover = seen[mask], to_float(removed)[mask].astype(np.float64)
+    untouched = np.abs(pixels - remover).max(axis=1) < UNTOUCHED
     pairs = nearest_unmasked(mask)
-    scene = Scene(marked, out, seen, mask, guide, untouched)
-    first = scene.refined(states, refined, pairs)
-    refits = [scene.inverse(first, doubts, denoise)]
-    if denoise is not None:  # 2b. the states searched for too; the refit less marked wins
-        searched_states = scene.refined(states, searched, pairs)
-        if not same_states(searched_states, first):
-            refits.append(scene.inverse(searched_states, doubts, denoise))
-        return least_marked(refits, denoise)
-    return refits[0].picture
+    picks: list[Refit] = []
+    for guide in stand_ins(marked, mask, remover):
+        states = find_states(pixels, guide)
+        if not states:
+            continue
+        scene = Scene(marked, out, seen, mask, guide, untouched)
+        picks.append(scene.refit(states, pairs, doubts, denoise))
+        if denoise is None:  # nothing to judge a second refit by: the first stand-in that fits
+            break
+    if not picks:
+        return out
+    if denoise is None:
+        return picks[0].picture
+    return least_marked(picks, denoise, FILL_CLEARLY).picture
+
+
+def stand_ins(marked: np.ndarray, mask: np.ndarray, remover: np.ndarray) -> Iterator[np.ndarray]:
+    """What stands in for the photo under the mark (N x C over ``mask``) while its states are
+    sought: the ``remover``'s pixels, then a Navier-Stokes fill of the mask, computed only when
+    asked for. The fill is wrong in the middle of a wide stroke but right along its edges and
+    on a flat photo, where the remover may have failed (busy texture under a strong mark,
+    an outline and its body taken for one state, a sky saturated to white)."""
+    yield remover
+    yield to_float(inpaint_classical(marked, mask))[mask].astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -217,6 +230,24 @@ class Scene:
             ]
         return overlays(states)
 
+    def refit(
+        self,
+        states: list[OverlayState],
+        pairs: Pairs,
+        doubts: Doubts | None,
+        denoise: Denoiser | None,
+    ) -> Refit:
+        """Steps 2-6: the ``states`` refined and inverted; given a denoiser, also searched
+        for, and the refit :func:`least_marked` of the two."""
+        first = self.refined(states, refined, pairs)
+        refits = [self.inverse(first, doubts, denoise)]
+        if denoise is None:
+            return refits[0]
+        searched_states = self.refined(states, searched, pairs)
+        if not same_states(searched_states, first):
+            refits.append(self.inverse(searched_states, doubts, denoise))
+        return least_marked(refits, denoise, CLEARLY)
+
     def inverse(
         self, states: list[OverlayState], doubts: Doubts | None, denoise: Denoiser | None
     ) -> Refit:
@@ -247,11 +278,14 @@ class Scene:
         return Refit(inverted, composed(out, inverted, fit, kept, joined))
 
 
-def least_marked(refits: list[Refit], denoise: Denoiser) -> np.ndarray:
-    """The picture of the refit the denoiser would change least at ``GHOST_SIGMA`` over the
-    pixels any of them inverted: a wrong state leaves a ghost of the mark's strokes there, an
-    edge no photo has, which the denoiser takes out. The first refit is kept unless another
-    is ``CLEARLY`` less changed: nearly level, the measure is texture, not the mark."""
+def least_marked(refits: list[Refit], denoise: Denoiser, margin: float) -> Refit:
+    """The refit the denoiser would change least at ``GHOST_SIGMA`` over the pixels any of
+    them inverted: a wrong state leaves a ghost of the mark's strokes there, an edge no photo
+    has, which the denoiser takes out. The first refit is kept unless another is changed less
+    than ``margin`` times as much: nearly level, the measure is texture, not the mark."""
+    first, *others = refits
+    if not others:
+        return first
     where = np.logical_or.reduce([refit.inverted for refit in refits])
 
     def ghost(refit: Refit) -> float:
@@ -259,12 +293,9 @@ def least_marked(refits: list[Refit], denoise: Denoiser) -> np.ndarray:
         change = shown - denoised_guess(refit.picture, where, denoise, GHOST_SIGMA)
         return float(np.mean(np.abs(change).max(axis=1) ** 2))
 
-    first, *others = refits
-    if not others:
-        return first.picture
     ghosts = [ghost(refit) for refit in refits]
     best = int(np.argmin(ghosts))
-    return refits[best].picture if ghosts[best] < CLEARLY * ghosts[0] else first.picture
+    return refits[best] if ghosts[best] < margin * ghosts[0] else first
 
 
 def same_states(one: Sequence[OverlayState], other: Sequence[OverlayState]) -> bool:
