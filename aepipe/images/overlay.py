@@ -194,7 +194,7 @@ def stand_ins(marked: np.ndarray, mask: np.ndarray, remover: np.ndarray) -> Iter
     on a flat photo, where the remover may have failed (busy texture under a strong mark,
     an outline and its body taken for one state, a sky saturated to white)."""
     yield remover
-    yield to_float(inpaint_classical(marked, mask))[mask].astype(np.float64)
+    yield fill_of(marked, mask)
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ class Scene:
         pixels, guess = seen[inverted], np.empty((int(inverted.sum()), seen.shape[2]))
         guess[~joined] = self.guide
         if proven.any():
-            guess[joined] = to_float(inpaint_classical(out, proven))[proven]
+            guess[joined] = fill_of(out, proven)
         kept = np.zeros_like(joined)
         kept[~joined] = self.untouched
         # 4. inverted against the stand-in and a fill of the strokes, then the photo's median
@@ -353,7 +353,7 @@ def proven_regions(
     count, labels = cv2.connectedComponents(doubtful.view(np.uint8), connectivity=8)
     label = labels[doubtful]
     pixels = seen[doubtful]
-    guess = to_float(inpaint_classical(restored, doubtful))[doubtful].astype(np.float64)
+    guess = fill_of(restored, doubtful)
     fit = unblend(pixels, guess, states)
     changed = np.abs(pixels - guess).max(axis=1) >= INLIER_LEVEL
     coloured = np.ptp(pixels, axis=1) >= GRAY_SPREAD
@@ -384,6 +384,11 @@ def composed(
     unblended = from_float(np.clip(fit.photo, 0.0, 1.0), fallback.dtype)
     out[inverted] = np.where(trusted[:, None], unblended, out[inverted])
     return out
+
+
+def fill_of(image: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """(N, C) float over ``region``: ``image`` filled there from around it by Navier-Stokes."""
+    return to_float(inpaint_classical(image, region))[region].astype(np.float64)
 
 
 def filled_strokes(marked: np.ndarray, mask: np.ndarray, fit: Unblended) -> np.ndarray:
