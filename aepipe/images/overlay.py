@@ -41,13 +41,15 @@ is in, and takes the states' exact maps from the image itself:
    more. Under a strong mark (a gain of 0.1) the interval is ten levels wide, and the
    denoiser's guess, inside it, is nearer the photo than its middle.
 
-Where the remover left a masked pixel as it was (the mask's grown rim, a false part of it: the
-pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
+Where the remover left a pixel of the mask's grown rim as it was (a false part of the mask:
+the pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
 RANSAC missed), the remover's own pixel stays (in a joined region, the marked pixel, unless a
-mixture explains it within ``INLIER_LEVEL``); when no state explains enough pixels under
-either stand-in, the remover's pixels come back unchanged. Dense marks are inverted too: a
-body over its outline may leave a tenth of the photo, yet its rounding times ten beat the
-remover's fill on average on every set measured (docs/quality.md).
+mixture explains it within ``INLIER_LEVEL``); deeper in the mask, where the detector was sure,
+a pixel the remover left is its failure, not the photo, and the states decide (the refits
+are compared as if it had been kept: :class:`Refit`). When no state explains enough pixels
+under either stand-in, the remover's pixels come back unchanged. Dense marks are inverted
+too: a body over its outline may leave a tenth of the photo, yet its rounding times ten beat
+the remover's fill on average on every set measured (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -170,13 +172,14 @@ def refit_flat_overlay(
     seen = to_float(marked).astype(np.float64)
     pixels, remover = seen[mask], to_float(removed)[mask].astype(np.float64)
     untouched = np.abs(pixels - remover).max(axis=1) < UNTOUCHED
+    rim = in_grown_rim(mask, doubts)
     pairs = nearest_unmasked(mask)
     picks: list[Refit] = []
     for guide in stand_ins(marked, mask, remover):
         states = find_states(pixels, guide)
         if not states:
             continue
-        scene = Scene(marked, out, seen, mask, guide, untouched)
+        scene = Scene(marked, out, seen, mask, guide, untouched, rim)
         picks.append(scene.refit(states, pairs, doubts, denoise))
         if denoise is None:  # nothing to judge a second refit by: the first stand-in that fits
             break
@@ -199,10 +202,14 @@ def stand_ins(marked: np.ndarray, mask: np.ndarray, remover: np.ndarray) -> Iter
 
 @dataclass(frozen=True)
 class Refit:
-    """One inverse of the overlay: the pixels it inverted and the picture."""
+    """One inverse of the overlay: the pixels it inverted, the picture, and the picture refits
+    are compared by (:func:`least_marked`), in which every masked pixel the remover left as it
+    was keeps its value, deep in the mask too. There the states alone speak, and a choice
+    between refits judged with those pixels turns on them (docs/quality.md)."""
 
     inverted: np.ndarray  # H x W bool
     picture: np.ndarray
+    judged: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -215,6 +222,7 @@ class Scene:
     mask: np.ndarray
     guide: np.ndarray  # (N, C) over the mask: the stand-in the states were found against
     untouched: np.ndarray  # (N,) over the mask: pixels the remover left as they were
+    rim: np.ndarray  # (N,) over the mask: in the rim it was grown by (:func:`in_grown_rim`)
 
     def refined(
         self, states: list[OverlayState], refine: Refinement, pairs: Pairs
@@ -275,22 +283,25 @@ class Scene:
             picture = composed(out, inverted, fit, strict=joined)
             guess = denoised_guess(picture, inverted, denoise, GUESS_NOISE_LEVELS[-1])
             fit = fit.nearest_consistent(guess, quantum(marked.dtype))
-        return Refit(inverted, composed(out, inverted, fit, kept, joined))
+        judged = composed(out, inverted, fit, kept, joined)
+        kept[~joined] &= self.rim
+        return Refit(inverted, composed(out, inverted, fit, kept, joined), judged)
 
 
 def least_marked(refits: list[Refit], denoise: Denoiser, margin: float) -> Refit:
-    """The refit the denoiser would change least at ``GHOST_SIGMA`` over the pixels any of
-    them inverted: a wrong state leaves a ghost of the mark's strokes there, an edge no photo
-    has, which the denoiser takes out. The first refit is kept unless another is changed less
-    than ``margin`` times as much: nearly level, the measure is texture, not the mark."""
+    """The refit the denoiser would change least at ``GHOST_SIGMA`` (in its ``judged``
+    picture) over the pixels any of them inverted: a wrong state leaves a ghost of the mark's
+    strokes there, an edge no photo has, which the denoiser takes out. The first refit is kept
+    unless another is changed less than ``margin`` times as much: nearly level, the measure is
+    texture, not the mark."""
     first, *others = refits
     if not others:
         return first
     where = np.logical_or.reduce([refit.inverted for refit in refits])
 
     def ghost(refit: Refit) -> float:
-        shown = to_float(refit.picture)[where].astype(np.float64)
-        change = shown - denoised_guess(refit.picture, where, denoise, GHOST_SIGMA)
+        shown = to_float(refit.judged)[where].astype(np.float64)
+        change = shown - denoised_guess(refit.judged, where, denoise, GHOST_SIGMA)
         return float(np.mean(np.abs(change).max(axis=1) ** 2))
 
     ghosts = [ghost(refit) for refit in refits]
@@ -492,6 +503,20 @@ def find_states(pixels: np.ndarray, guesses: np.ndarray) -> list[OverlayState]:
         states.append(best)
         left &= ~inliers
     return states
+
+
+def in_grown_rim(mask: np.ndarray, doubts: Doubts | None) -> np.ndarray:
+    """(N,) bool over the masked pixels: those within the rim the detector grew its mask by
+    (``doubts.rim`` square steps from the outside; every masked pixel when no detector says).
+    The remover leaving such a pixel as it was is evidence it is the photo; inside the
+    detector's sure core, where the remover failed on part of a mark (busy texture, a dark
+    outline), it is not."""
+    import cv2
+
+    if doubts is None:
+        return np.ones(int(mask.sum()), dtype=bool)
+    steps = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_C, 3)
+    return steps[mask] <= doubts.rim
 
 
 def nearest_unmasked(mask: np.ndarray) -> Pairs:
