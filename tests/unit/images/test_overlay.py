@@ -199,10 +199,10 @@ def test_rim_pixels_the_remover_left_as_they_were_are_not_inverted():
         assert reconstruction_error(photo, refit)[1] > reconstruction_error(photo, guess)[1] + 10
 
 
-def test_mark_pixels_the_remover_left_inside_the_grown_rim_are_inverted_all_the_same():
+def test_mark_pixels_the_remover_left_deeper_than_the_grown_rim_are_inverted_all_the_same():
     photo, marked, guess, mask = case()
     coverage = strokes(*mask.shape)
-    faint = mask & (coverage > 0) & (coverage < 1)  # the strokes' soft edges, inside the rim
+    faint = mask & (coverage > 0) & (coverage < 1)  # the strokes' soft edges, deeper than the rim
     faint[:, 80:] = False
     guess[faint] = marked[faint]  # the remover left half of them as they were
     refit = refit_flat_overlay(marked, guess, mask, doubting(np.zeros_like(mask)))
