@@ -21,7 +21,9 @@ is in, and takes the states' exact maps from the image itself:
    *searched* for over a grid of gains (the pairs' offset, a colour in gamut), steps 3-6 run
    with both sets of states, and the picture the denoiser would change least is kept: a wrong state
    leaves a ghost of the strokes, edges no photo has. The fill's picture must be clearly less
-   changed than the remover's (``FILL_CLEARLY``) to be kept;
+   changed than the remover's (``FILL_CLEARLY``) to be kept. Given the detector too, no
+   refit it still sees the mark in is kept where another took the mark out
+   (:func:`not_still_marked`);
 3. extended: what the detector doubted outside the mask (:class:`Doubts`: pixels near a lower
    probability, a faint copy of a tiled mark, a rim it cut short; and the regions its rule
    turned down, letters over busy texture) joins it where the same states prove themselves
@@ -83,15 +85,19 @@ GRAY_SPREAD = 3 / 255  # a pixel whose channels differ less is gray: no proof of
 # Rims placed again against the photo so far, denoised at each σ (0-255) in turn, falling
 # log-spaced from 12 to 4: begun at 15 or more, the denoiser moves a clear sky's rims wrongly.
 GUESS_NOISE_LEVELS = tuple(float(sigma) for sigma in np.geomspace(12.0, 4.0, 10))
-DENOISE_MARGIN = 32  # the denoiser sees the mask's bounding box and this much around it
+CONTEXT_MARGIN = 32  # a network judging masked pixels sees their bounding box and this much more
 GAIN_GRID = np.linspace(0.03, 0.97, 95)  # the gains a state's search tries
 COLOUR_SLACK = 0.1  # a state's colour lies this close to [0, 1] (:func:`possible`)
 GHOST_SIGMA = 8.0  # the σ at which the denoiser judges which refit leaves less of the mark
 CLEARLY = 0.95  # the searched states win when the denoiser changes their refit less than this share
 FILL_CLEARLY = 0.75  # ... and the fill's refit wins over the remover's below this share
+STILL_SEEN = 0.1  # a refit the detector still sees the mark in this much (mean probability) ...
+SEEN_RATIO = 0.1  # ... is not kept when another brought that under this share of it
 
 #: An image (native dtype) and a noise level σ (0-255) -> the image denoised.
 Denoiser = Callable[[np.ndarray, float], np.ndarray]
+#: An image (native dtype) -> H x W float, the probability that each pixel shows a mark.
+MarkProbability = Callable[[np.ndarray], np.ndarray]
 #: Per pixel, the distance to the nearest unmasked pixel and that pixel's flat index.
 Pairs = tuple[np.ndarray, np.ndarray]
 
@@ -154,6 +160,7 @@ def refit_flat_overlay(
     mask: np.ndarray,
     doubts: Doubts | None = None,
     denoise: Denoiser | None = None,
+    mark_probability: MarkProbability | None = None,
 ) -> np.ndarray:
     """``marked`` (H x W x C) with the mark taken out: inside ``mask`` the pixels of
     ``removed`` (a remover's output) recomputed as the inverse of a flat overlay, or as the
@@ -164,7 +171,8 @@ def refit_flat_overlay(
     rounding allows, towards that photo denoised once more
     (:meth:`Unblended.nearest_consistent`); the states are searched for too (:func:`searched`),
     and with each of the two stand-ins (:func:`stand_ins`): :func:`least_marked` keeps one
-    picture of the refits."""
+    picture of the refits, of those ``mark_probability`` (a detector) does not still see the
+    mark in (:func:`not_still_marked`)."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
@@ -174,19 +182,22 @@ def refit_flat_overlay(
     untouched = np.abs(pixels - remover).max(axis=1) < UNTOUCHED
     rim = in_grown_rim(mask, doubts)
     pairs = nearest_unmasked(mask)
-    picks: list[Refit] = []
+    per_stand_in: list[list[Refit]] = []
     for guide in stand_ins(marked, mask, remover):
         states = find_states(pixels, guide)
         if not states:
             continue
         scene = Scene(marked, out, seen, mask, guide, untouched, rim)
-        picks.append(scene.refit(states, pairs, doubts, denoise))
+        per_stand_in.append(scene.refits(states, pairs, doubts, denoise))
         if denoise is None:  # nothing to judge a second refit by: the first stand-in that fits
             break
-    if not picks:
+    if not per_stand_in:
         return out
     if denoise is None:
-        return picks[0].picture
+        return per_stand_in[0][0].picture
+    if mark_probability is not None:
+        per_stand_in = not_still_marked(per_stand_in, mark_probability)
+    picks = [least_marked(refits, denoise, CLEARLY) for refits in per_stand_in if refits]
     return least_marked(picks, denoise, FILL_CLEARLY).picture
 
 
@@ -238,23 +249,23 @@ class Scene:
             ]
         return overlays(states)
 
-    def refit(
+    def refits(
         self,
         states: list[OverlayState],
         pairs: Pairs,
         doubts: Doubts | None,
         denoise: Denoiser | None,
-    ) -> Refit:
+    ) -> list[Refit]:
         """Steps 2-6: the ``states`` refined and inverted; given a denoiser, also searched
-        for, and the refit :func:`least_marked` of the two."""
+        for and inverted, when that finds other states."""
         first = self.refined(states, refined, pairs)
         refits = [self.inverse(first, doubts, denoise)]
         if denoise is None:
-            return refits[0]
+            return refits
         searched_states = self.refined(states, searched, pairs)
         if not same_states(searched_states, first):
             refits.append(self.inverse(searched_states, doubts, denoise))
-        return least_marked(refits, denoise, CLEARLY)
+        return refits
 
     def inverse(
         self, states: list[OverlayState], doubts: Doubts | None, denoise: Denoiser | None
@@ -307,6 +318,30 @@ def least_marked(refits: list[Refit], denoise: Denoiser, margin: float) -> Refit
     ghosts = [ghost(refit) for refit in refits]
     best = int(np.argmin(ghosts))
     return refits[best] if ghosts[best] < margin * ghosts[0] else first
+
+
+def not_still_marked(
+    per_stand_in: list[list[Refit]], mark_probability: MarkProbability
+) -> list[list[Refit]]:
+    """``per_stand_in`` without the refits in whose picture ``mark_probability`` still sees
+    the mark, ``STILL_SEEN`` on average over the pixels any refit inverted, where another
+    brought that under ``SEEN_RATIO`` of it. The ghost measure weighs texture as well as the
+    mark and may keep a refit that left the mark whole (its states wrong); a detector sees
+    the mark itself, but is no finer a judge than that: near-exact pictures and others 15 dB
+    worse differ in what it sees by less than twice (docs/quality.md)."""
+    refits = [refit for group in per_stand_in for refit in group]
+    where = np.logical_or.reduce([refit.inverted for refit in refits])
+    box = context_box(where)
+    seen = {
+        id(refit): float(mark_probability(refit.picture[box])[where[box]].mean())
+        for refit in refits
+    }
+    least = min(seen.values())
+
+    def still_marked(refit: Refit) -> bool:
+        return seen[id(refit)] > STILL_SEEN and least < SEEN_RATIO * seen[id(refit)]
+
+    return [[refit for refit in group if not still_marked(refit)] for group in per_stand_in]
 
 
 def same_states(one: Sequence[OverlayState], other: Sequence[OverlayState]) -> bool:
@@ -425,13 +460,18 @@ def denoised_guess(
     image: np.ndarray, mask: np.ndarray, denoise: Denoiser, sigma: float
 ) -> np.ndarray:
     """(N, C) over the masked pixels: ``image`` denoised at ``sigma``, the denoiser shown
-    only the mask's bounding box and ``DENOISE_MARGIN`` around it."""
+    only the mask's :func:`context_box`."""
+    box = context_box(mask)
+    return to_float(denoise(image[box], sigma))[mask[box]].astype(np.float64)
+
+
+def context_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The bounding box of ``mask`` and ``CONTEXT_MARGIN`` around it: what a network judging
+    the masked pixels needs to see of the image, however large the image."""
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    top, left = max(rows[0] - DENOISE_MARGIN, 0), max(columns[0] - DENOISE_MARGIN, 0)
-    bottom, right = rows[-1] + 1 + DENOISE_MARGIN, columns[-1] + 1 + DENOISE_MARGIN
-    box = (slice(top, bottom), slice(left, right))
-    denoised = denoise(image[box], sigma)
-    return to_float(denoised)[mask[box]].astype(np.float64)
+    top, left = max(rows[0] - CONTEXT_MARGIN, 0), max(columns[0] - CONTEXT_MARGIN, 0)
+    bottom, right = rows[-1] + 1 + CONTEXT_MARGIN, columns[-1] + 1 + CONTEXT_MARGIN
+    return slice(top, bottom), slice(left, right)
 
 
 def fit_state(pixels: np.ndarray, photo: np.ndarray) -> OverlayState:

@@ -101,7 +101,12 @@ class RestoreTask(ImageIO):
             restored = self._remove(image.pixels, detection.mask)
             if self.options.overlay_refit:
                 pixels = refit_flat_overlay(
-                    image.pixels, restored, detection.mask, detection.doubts, self.refit_denoiser
+                    image.pixels,
+                    restored,
+                    detection.mask,
+                    detection.doubts,
+                    self.refit_denoiser,
+                    self.detector.probability,
                 )
                 taken = ~detection.mask & (pixels != image.pixels).any(axis=2)
                 fields["doubtful_area"] = round(float(taken.mean()), 6)

@@ -17,6 +17,7 @@ from aepipe.images.overlay import (
     find_states,
     least_marked,
     nearest_unmasked,
+    not_still_marked,
     overlays,
     possible,
     refined,
@@ -112,8 +113,8 @@ def test_a_denoiser_that_knows_the_photo_places_the_rims_and_leaves_the_rest():
     returning the photo itself (the best a denoiser could do) makes the rims exact; it is
     shown the mask's surroundings at each of ``GUESS_NOISE_LEVELS``, falling, in turn, and
     at the last once more to keep the inverted pixels within their rounding; the same again
-    with the searched states, and once per refit at ``GHOST_SIGMA`` to choose between them;
-    all of it once per stand-in, and once per stand-in's refit at ``GHOST_SIGMA`` again."""
+    with the searched states; all of it once per stand-in; then once per refit at
+    ``GHOST_SIGMA`` to choose between each stand-in's two, and once per stand-in's choice."""
     photo, marked, guess, mask = case()
     calls = []
 
@@ -125,8 +126,7 @@ def test_a_denoiser_that_knows_the_photo_places_the_rims_and_leaves_the_rest():
     plain = refit_flat_overlay(marked, guess, mask)
     guided = refit_flat_overlay(marked, guess, mask, denoise=oracle)
     one_refit = [*GUESS_NOISE_LEVELS, GUESS_NOISE_LEVELS[-1]]
-    per_stand_in = [*one_refit, *one_refit, GHOST_SIGMA, GHOST_SIGMA]
-    assert calls == [*per_stand_in, *per_stand_in, GHOST_SIGMA, GHOST_SIGMA]
+    assert calls == [*one_refit * 4, *[GHOST_SIGMA] * 6]
     rims = (strokes(128, 160) > 0) & (strokes(128, 160) < 1)
 
     def rim_error(refit: np.ndarray) -> float:
@@ -330,6 +330,28 @@ def test_of_two_refits_the_one_without_a_ghost_of_the_strokes_is_kept():
     assert least_marked([wrong, right], blur, CLEARLY).picture is photo
     assert least_marked([right, wrong], blur, CLEARLY).picture is photo
     assert least_marked([wrong, right], blur, 0.0).picture is ghost  # no margin is enough
+
+
+def test_a_refit_the_detector_still_sees_the_mark_in_is_dropped_when_another_took_it_out():
+    """A refit whose states were wrong may leave the mark whole, and the ghost measure, which
+    weighs the photo's texture too, may still keep it; a detector (here one that sees every
+    brightening of the photo, 12 levels for certain) tells that refit from one that took the
+    mark out, but nothing finer: refits it sees the mark in alike, or hardly at all, all stay."""
+    photo, _, _, mask = case()
+
+    def refit_seen(levels: int) -> Refit:
+        picture = np.clip(photo.astype(int) + levels * mask[..., None], 0, 255).astype(np.uint8)
+        return Refit(mask, picture, picture)
+
+    def detector(image: np.ndarray) -> np.ndarray:
+        assert image.shape == photo.shape  # the mask's box and margin are the image
+        return np.clip((image.astype(float) - photo).max(axis=2) / 12, 0, 1)
+
+    whole, out, alike, faint = refit_seen(12), refit_seen(1), refit_seen(6), refit_seen(4)
+    assert not_still_marked([[whole, out], [faint]], detector) == [[out], [faint]]
+    assert not_still_marked([[alike], [faint]], detector) == [[alike], [faint]]
+    hardly = refit_seen(1)  # seen 1/12, under ``STILL_SEEN``
+    assert not_still_marked([[hardly], [refit_seen(0)]], detector)[0] == [hardly]
 
 
 def test_where_the_remover_misleads_the_states_the_fill_s_refit_is_kept(monkeypatch):
