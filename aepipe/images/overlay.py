@@ -21,9 +21,10 @@ is in, and takes the states' exact maps from the image itself:
    *searched* for over a grid of gains (the pairs' offset, a colour in gamut), steps 3-6 run
    with both sets of states, and the picture the denoiser would change least is kept: a wrong state
    leaves a ghost of the strokes, edges no photo has. The fill's picture must be clearly less
-   changed than the remover's (``FILL_CLEARLY``) to be kept. Given the detector too, no
-   refit it still sees the mark in is kept where another took the mark out
-   (:func:`not_still_marked`);
+   changed than the remover's (``FILL_CLEARLY``) to be kept. Given the detector too, the
+   choice stands unless the detector still sees the mark in it where another refit took
+   the mark out (:class:`Sightings`): then the choice is made again among the refits it
+   does not still see the mark in;
 3. extended: what the detector doubted outside the mask (:class:`Doubts`: pixels near a lower
    probability, a faint copy of a tiled mark, a rim it cut short; and the regions its rule
    turned down, letters over busy texture) joins it where the same states prove themselves
@@ -171,8 +172,8 @@ def refit_flat_overlay(
     rounding allows, towards that photo denoised once more
     (:meth:`Unblended.nearest_consistent`); the states are searched for too (:func:`searched`),
     and with each of the two stand-ins (:func:`stand_ins`): :func:`least_marked` keeps one
-    picture of the refits, of those ``mark_probability`` (a detector) does not still see the
-    mark in (:func:`not_still_marked`)."""
+    picture of the refits, chosen again among the others where ``mark_probability`` (a
+    detector) still sees the mark in it (:class:`Sightings`)."""
     out = marked.copy()
     out[mask] = removed[mask]
     if not mask.any() or mask.all():
@@ -195,10 +196,16 @@ def refit_flat_overlay(
         return out
     if denoise is None:
         return per_stand_in[0][0].picture
-    if mark_probability is not None:
-        per_stand_in = not_still_marked(per_stand_in, mark_probability)
-    picks = [least_marked(refits, denoise, CLEARLY) for refits in per_stand_in if refits]
-    return least_marked(picks, denoise, FILL_CLEARLY).picture
+    choice = least_ghosted(per_stand_in, denoise)
+    if mark_probability is None:
+        return choice.picture
+    sightings = Sightings(per_stand_in, mark_probability)
+    if not sightings.still_marked(choice):
+        return choice.picture
+    unseen = [
+        [refit for refit in group if not sightings.still_marked(refit)] for group in per_stand_in
+    ]
+    return least_ghosted(unseen, denoise).picture
 
 
 def stand_ins(marked: np.ndarray, mask: np.ndarray, remover: np.ndarray) -> Iterator[np.ndarray]:
@@ -320,28 +327,39 @@ def least_marked(refits: list[Refit], denoise: Denoiser, margin: float) -> Refit
     return refits[best] if ghosts[best] < margin * ghosts[0] else first
 
 
-def not_still_marked(
-    per_stand_in: list[list[Refit]], mark_probability: MarkProbability
-) -> list[list[Refit]]:
-    """``per_stand_in`` without the refits in whose picture ``mark_probability`` still sees
-    the mark, ``STILL_SEEN`` on average over the pixels any refit inverted, where another
-    brought that under ``SEEN_RATIO`` of it. The ghost measure weighs texture as well as the
-    mark and may keep a refit that left the mark whole (its states wrong); a detector sees
-    the mark itself, but is no finer a judge than that: near-exact pictures and others 15 dB
-    worse differ in what it sees by less than twice (docs/quality.md)."""
-    refits = [refit for group in per_stand_in for refit in group]
-    where = np.logical_or.reduce([refit.inverted for refit in refits])
-    box = context_box(where)
-    seen = {
-        id(refit): float(mark_probability(refit.picture[box])[where[box]].mean())
-        for refit in refits
-    }
-    least = min(seen.values())
+def least_ghosted(per_stand_in: list[list[Refit]], denoise: Denoiser) -> Refit:
+    """The refit :func:`least_marked` keeps of each stand-in's (the searched states' only
+    where ``CLEARLY`` less ghosted), then of those (the fill's only ``FILL_CLEARLY``)."""
+    picks = [least_marked(refits, denoise, CLEARLY) for refits in per_stand_in if refits]
+    return least_marked(picks, denoise, FILL_CLEARLY)
 
-    def still_marked(refit: Refit) -> bool:
-        return seen[id(refit)] > STILL_SEEN and least < SEEN_RATIO * seen[id(refit)]
 
-    return [[refit for refit in group if not still_marked(refit)] for group in per_stand_in]
+class Sightings:
+    """How much of the mark a detector still sees in each refit's picture: its mean
+    probability over the pixels any refit inverted, each computed when first asked for.
+    The ghost measure weighs the photo's texture as much as the mark and may keep a refit
+    that left the mark whole (its states wrong); the detector sees the mark itself, but is
+    no finer a judge than that: a near-exact picture and one 15 dB worse can differ in what
+    it sees by less than twice (docs/quality.md)."""
+
+    def __init__(self, per_stand_in: list[list[Refit]], mark_probability: MarkProbability):
+        self.refits = [refit for group in per_stand_in for refit in group]
+        self.where = np.logical_or.reduce([refit.inverted for refit in self.refits])
+        self.box = context_box(self.where)
+        self.mark_probability = mark_probability
+        self.seen: dict[int, float] = {}
+
+    def __call__(self, refit: Refit) -> float:
+        if id(refit) not in self.seen:
+            probability = self.mark_probability(refit.picture[self.box])
+            self.seen[id(refit)] = float(probability[self.where[self.box]].mean())
+        return self.seen[id(refit)]
+
+    def still_marked(self, refit: Refit) -> bool:
+        """Whether the detector sees the mark in ``refit`` more than ``STILL_SEEN`` while
+        another refit brought that under ``SEEN_RATIO`` of it."""
+        seen = self(refit)
+        return seen > STILL_SEEN and min(map(self, self.refits)) < SEEN_RATIO * seen
 
 
 def same_states(one: Sequence[OverlayState], other: Sequence[OverlayState]) -> bool:

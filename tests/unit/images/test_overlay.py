@@ -14,10 +14,10 @@ from aepipe.images.overlay import (
     Doubts,
     OverlayState,
     Refit,
+    Sightings,
     find_states,
     least_marked,
     nearest_unmasked,
-    not_still_marked,
     overlays,
     possible,
     refined,
@@ -332,11 +332,11 @@ def test_of_two_refits_the_one_without_a_ghost_of_the_strokes_is_kept():
     assert least_marked([wrong, right], blur, 0.0).picture is ghost  # no margin is enough
 
 
-def test_a_refit_the_detector_still_sees_the_mark_in_is_dropped_when_another_took_it_out():
+def test_a_refit_the_detector_still_sees_the_mark_in_is_not_kept_when_another_took_it_out():
     """A refit whose states were wrong may leave the mark whole, and the ghost measure, which
     weighs the photo's texture too, may still keep it; a detector (here one that sees every
     brightening of the photo, 12 levels for certain) tells that refit from one that took the
-    mark out, but nothing finer: refits it sees the mark in alike, or hardly at all, all stay."""
+    mark out, but nothing finer: refits it sees the mark in alike, or hardly at all, pass."""
     photo, _, _, mask = case()
 
     def refit_seen(levels: int) -> Refit:
@@ -348,10 +348,57 @@ def test_a_refit_the_detector_still_sees_the_mark_in_is_dropped_when_another_too
         return np.clip((image.astype(float) - photo).max(axis=2) / 12, 0, 1)
 
     whole, out, alike, faint = refit_seen(12), refit_seen(1), refit_seen(6), refit_seen(4)
-    assert not_still_marked([[whole, out], [faint]], detector) == [[out], [faint]]
-    assert not_still_marked([[alike], [faint]], detector) == [[alike], [faint]]
+    sightings = Sightings([[whole, out], [faint]], detector)
+    assert sightings(whole) == 1.0 and sightings(out) == 1 / 12
+    assert sightings.still_marked(whole)
+    assert not sightings.still_marked(faint)  # 1/12 is not under a tenth of 4/12
+    assert not Sightings([[alike], [faint]], detector).still_marked(alike)
     hardly = refit_seen(1)  # seen 1/12, under ``STILL_SEEN``
-    assert not_still_marked([[hardly], [refit_seen(0)]], detector)[0] == [hardly]
+    assert not Sightings([[hardly], [refit_seen(0)]], detector).still_marked(hardly)
+
+
+def test_the_ghost_measures_choice_is_made_again_when_the_detector_still_sees_the_mark_in_it(
+    monkeypatch,
+):
+    """Where the ghost measure keeps the remover's refit (the margins favour it) but that
+    refit left the mark whole, the refit the detector does not still see the mark in is
+    kept; the detector is shown the kept refit only, when it sees no mark there."""
+    photo, marked, guess, mask = case()
+    monkeypatch.setattr(overlay, "CLEARLY", 0.0)  # the ghost measure keeps the first refit
+    monkeypatch.setattr(overlay, "FILL_CLEARLY", 0.0)
+    shown = []
+
+    def denoise(image: np.ndarray, sigma: float) -> np.ndarray:
+        return photo
+
+    def left_whole(image: np.ndarray) -> np.ndarray:
+        shown.append(image)
+        return np.full(image.shape[:2], 0.9 if np.array_equal(image, marked) else 0.0, np.float32)
+
+    def sees_no_mark(image: np.ndarray) -> np.ndarray:
+        shown.append(image)
+        return np.zeros(image.shape[:2], np.float32)
+
+    first = refit_flat_overlay(marked, guess, mask, denoise=denoise, mark_probability=sees_no_mark)
+    assert len(shown) == 1  # the choice alone
+    shown.clear()
+    monkeypatch.setattr(overlay.Scene, "inverse", left_mark_on_first(overlay.Scene.inverse, marked))
+    again = refit_flat_overlay(marked, guess, mask, denoise=denoise, mark_probability=left_whole)
+    assert len(shown) == 4  # the choice, then every refit
+    assert not np.array_equal(again, marked) and np.array_equal(again[~mask], marked[~mask])
+    assert not np.array_equal(first, again)
+
+
+def left_mark_on_first(inverse, marked: np.ndarray):
+    """``Scene.inverse`` whose first refit comes back as the marked image itself."""
+    calls = []
+
+    def patched(self, states, doubts, denoise):
+        refit = inverse(self, states, doubts, denoise)
+        calls.append(refit)
+        return Refit(refit.inverted, marked.copy(), marked.copy()) if len(calls) == 1 else refit
+
+    return patched
 
 
 def test_where_the_remover_misleads_the_states_the_fill_s_refit_is_kept(monkeypatch):
