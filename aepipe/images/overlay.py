@@ -339,8 +339,8 @@ class Sightings:
     probability over the pixels any refit inverted, each computed when first asked for.
     The ghost measure weighs the photo's texture as much as the mark and may keep a refit
     that left the mark whole (its states wrong); the detector sees the mark itself, but is
-    no finer a judge than that: a near-exact picture and one 15 dB worse can differ in what
-    it sees by less than twice (docs/quality.md)."""
+    no finer a judge than that: a near-exact picture can look more marked to it than one
+    15 dB worse (docs/quality.md)."""
 
     def __init__(self, per_stand_in: list[list[Refit]], mark_probability: MarkProbability):
         self.refits = [refit for group in per_stand_in for refit in group]
