@@ -45,15 +45,11 @@ is in, and takes the states' exact maps from the image itself:
    denoiser's guess, inside it, is nearer the photo than its middle.
 
 Where the remover left a pixel of the mask's grown rim as it was (a false part of the mask:
-the pixels step 1 already counts as the identity's), the remover's own pixel stays (in a joined
-region, the marked pixel, unless a mixture explains it within ``INLIER_LEVEL``); deeper in the
-mask, where the detector was sure, a pixel the remover left is its failure, not the photo, and
-the states decide (the refits are compared as if it had been kept: :class:`Refit`). A masked
-pixel no mixture comes near is inverted by the nearest all the same where that leaves 0.3 of
-the photo or more (``UNEXPLAINED_GAIN``): the distance measures the guess of the photo (off
-over busy texture, where the remover's pixel is off too) more often than a state RANSAC
-missed, but a near-opaque state, often a wrong one, multiplies what it misses; refits are
-compared as if the remover's pixel had stayed there. When no state explains enough pixels
+the pixels step 1 already counts as the identity's) or no mixture comes near the pixel (a state
+RANSAC missed), the remover's own pixel stays (in a joined region, the marked pixel, unless a
+mixture explains it within ``INLIER_LEVEL``); deeper in the mask, where the detector was sure,
+a pixel the remover left is its failure, not the photo, and the states decide (the refits
+are compared as if it had been kept: :class:`Refit`). When no state explains enough pixels
 under either stand-in, the remover's pixels come back unchanged. Dense marks are inverted
 too: a body over its outline may leave a tenth of the photo, yet its rounding times ten beat
 the remover's fill on average on every set measured (docs/quality.md).
@@ -80,8 +76,7 @@ SCORED = 20_000
 PAIR_DISTANCE = 6.0  # a state's pixel pairs with the nearest unmasked pixel this close
 REFINE_ROUNDS = 2
 MEDIAN_ROUNDS = 2  # guesses of the photo from its own 5 x 5 median
-EXPLAINED = 30 / 255  # judged, a pixel farther than this from every mixture keeps the remover's
-UNEXPLAINED_GAIN = 0.3  # ... in the picture, only where its mixture leaves less of the photo
+EXPLAINED = 30 / 255  # a pixel farther than this from every mixture keeps the remover's value
 UNTOUCHED = 4 / 255  # a pixel the remover left this close to the input is not the mark's
 PURE = 0.95  # a mixture this far towards one state counts as that state's pixel
 LUMINANCE_WEIGHT = 0.25  # of a guess's brightness against its colour, finding a mixture
@@ -228,9 +223,7 @@ class Refit:
     """One inverse of the overlay: the pixels it inverted, the picture, and the picture refits
     are compared by (:func:`least_marked`), in which every masked pixel the remover left as it
     was keeps its value, deep in the mask too. There the states alone speak, and a choice
-    between refits judged with those pixels turns on them (docs/quality.md). Pixels no mixture
-    comes within ``EXPLAINED`` of keep the remover's value there too, as when the ghost
-    measure's margins were set: inverted, a wrong refit's are as plausible as a right one's."""
+    between refits judged with those pixels turns on them (docs/quality.md)."""
 
     inverted: np.ndarray  # H x W bool
     picture: np.ndarray
@@ -310,9 +303,7 @@ class Scene:
             fit = fit.nearest_consistent(guess, quantum(marked.dtype))
         judged = composed(out, inverted, fit, kept, joined)
         kept[~joined] &= self.rim
-        anywhere = np.where(fit.gain >= UNEXPLAINED_GAIN, np.inf, EXPLAINED)
-        picture = composed(out, inverted, fit, kept, joined, explained=anywhere)
-        return Refit(inverted, picture, judged)
+        return Refit(inverted, composed(out, inverted, fit, kept, joined), judged)
 
 
 def least_marked(refits: list[Refit], denoise: Denoiser, margin: float) -> Refit:
@@ -444,13 +435,12 @@ def composed(
     fit: Unblended,
     kept: np.ndarray | None = None,
     strict: np.ndarray | None = None,
-    explained: float | np.ndarray = EXPLAINED,
 ) -> np.ndarray:
     """``fallback`` with the ``inverted`` pixels the fit can be trusted with replaced by its
-    photo: within ``explained`` (one level, or one per pixel) of their mixture, or
-    ``INLIER_LEVEL`` where ``strict`` (over the inverted pixels: a doubtful region's, which no
-    remover vouched for); ``kept`` keep the fallback's value whatever the fit says."""
-    level = explained if strict is None else np.where(strict, INLIER_LEVEL, explained)
+    photo: within ``EXPLAINED`` of their mixture, or ``INLIER_LEVEL`` where ``strict`` (over
+    the inverted pixels: a doubtful region's, which no remover vouched for); ``kept`` keep
+    the fallback's value whatever the fit says."""
+    level = EXPLAINED if strict is None else np.where(strict, INLIER_LEVEL, EXPLAINED)
     trusted = fit.residual < level
     if kept is not None:
         trusted &= ~kept

@@ -189,22 +189,6 @@ def test_where_the_remover_failed_the_photo_around_the_mark_stands_in():
     assert refitted > left_marked + 10, (left_marked, refitted)
 
 
-def test_pixels_no_mixture_comes_near_are_inverted_not_left_at_the_removers_value():
-    photo, _, guess, mask = case()
-    busy = np.zeros_like(mask)
-    busy[20:70, 20:80] = True  # confetti under the mark: no guess from around a pixel is near
-    colours = to_float(photo).copy()
-    colours[busy] = np.random.default_rng(2).random((int(busy.sum()), 3))
-    photo = from_float(colours, np.uint8)
-    marked = from_float(overlaid(colours, [(strokes(*mask.shape), (1.0,) * 3)], 0.55), np.uint8)
-    guess[busy & mask] = 128  # and the remover smeared it gray
-    refit = refit_flat_overlay(marked, guess, mask)
-    core = busy & (strokes(*mask.shape) >= 1)
-    smeared = np.abs(guess[core].astype(int) - photo[core]).mean()
-    refitted = np.abs(refit[core].astype(int) - photo[core]).mean()
-    assert refitted < smeared / 2, (smeared, refitted)  # 64 -> 19 levels (kept: 61)
-
-
 def test_rim_pixels_the_remover_left_as_they_were_are_not_inverted():
     photo, marked, guess, mask = case()
     rim = mask & (strokes(*mask.shape) == 0)  # masked, not marked: the mask's grown edge
