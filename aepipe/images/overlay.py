@@ -49,10 +49,15 @@ the pixels step 1 already counts as the identity's) or no mixture comes near the
 RANSAC missed), the remover's own pixel stays (in a joined region, the marked pixel, unless a
 mixture explains it within ``INLIER_LEVEL``); deeper in the mask, where the detector was sure,
 a pixel the remover left is its failure, not the photo, and the states decide (the refits
-are compared as if it had been kept: :class:`Refit`). When no state explains enough pixels
-under either stand-in, the remover's pixels come back unchanged. Dense marks are inverted
-too: a body over its outline may leave a tenth of the photo, yet its rounding times ten beat
-the remover's fill on average on every set measured (docs/quality.md).
+are compared as if it had been kept: :class:`Refit`). A pixel no mixture comes near but which
+is nearest one of the mark's states *alone* is inverted all the same in the picture delivered:
+its inverse needs no guess of the photo, whose error (over texture) is what put it far from
+every mixture; a mixture's share, or the identity, is only as good as that guess. Not under a
+near-opaque state (``ALONE_GAIN``), often a wrong one, which multiplies what it misses. When
+no state explains enough pixels under either stand-in, the remover's pixels come back
+unchanged. Dense marks are inverted too: a body over its outline may leave a tenth of the
+photo, yet its rounding times ten beat the remover's fill on average on every set measured
+(docs/quality.md).
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ PAIR_DISTANCE = 6.0  # a state's pixel pairs with the nearest unmasked pixel thi
 REFINE_ROUNDS = 2
 MEDIAN_ROUNDS = 2  # guesses of the photo from its own 5 x 5 median
 EXPLAINED = 30 / 255  # a pixel farther than this from every mixture keeps the remover's value
+ALONE_GAIN = 0.3  # ... unless in one state alone that leaves at least this much of the photo
 UNTOUCHED = 4 / 255  # a pixel the remover left this close to the input is not the mark's
 PURE = 0.95  # a mixture this far towards one state counts as that state's pixel
 LUMINANCE_WEIGHT = 0.25  # of a guess's brightness against its colour, finding a mixture
@@ -303,7 +309,8 @@ class Scene:
             fit = fit.nearest_consistent(guess, quantum(marked.dtype))
         judged = composed(out, inverted, fit, kept, joined)
         kept[~joined] &= self.rim
-        return Refit(inverted, composed(out, inverted, fit, kept, joined), judged)
+        alone = fit.pure & (fit.state != 0) & (fit.gain >= ALONE_GAIN) & ~joined
+        return Refit(inverted, composed(out, inverted, fit, kept, joined, alone), judged)
 
 
 def least_marked(refits: list[Refit], denoise: Denoiser, margin: float) -> Refit:
@@ -435,13 +442,16 @@ def composed(
     fit: Unblended,
     kept: np.ndarray | None = None,
     strict: np.ndarray | None = None,
+    alone: np.ndarray | None = None,
 ) -> np.ndarray:
     """``fallback`` with the ``inverted`` pixels the fit can be trusted with replaced by its
     photo: within ``EXPLAINED`` of their mixture, or ``INLIER_LEVEL`` where ``strict`` (over
-    the inverted pixels: a doubtful region's, which no remover vouched for); ``kept`` keep
-    the fallback's value whatever the fit says."""
+    the inverted pixels: a doubtful region's, which no remover vouched for), and ``alone``
+    however far; ``kept`` keep the fallback's value whatever the fit says."""
     level = EXPLAINED if strict is None else np.where(strict, INLIER_LEVEL, EXPLAINED)
     trusted = fit.residual < level
+    if alone is not None:
+        trusted |= alone
     if kept is not None:
         trusted &= ~kept
     out = fallback.copy()

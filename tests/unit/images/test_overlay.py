@@ -211,6 +211,25 @@ def test_mark_pixels_the_remover_left_deeper_than_the_grown_rim_are_inverted_all
     assert refitted < left_marked / 3, (left_marked, refitted)  # 7.8 -> 1.5 levels
 
 
+def test_a_highlight_under_one_state_alone_is_inverted_though_no_guess_comes_near_it():
+    """Bright specks under the strokes' cores, which the remover (like any fill) smoothed
+    away: every guess of the photo is far from them, so no mixture explains them; in one
+    state alone their inverse needs no guess, and they come back."""
+    photo, _, guess, mask = case()
+    core = (strokes(*mask.shape) == 1) & ~grow(strokes(*mask.shape) < 1, 1)
+    specks = np.zeros_like(core)
+    specks[np.nonzero(core)[0][::97], np.nonzero(core)[1][::97]] = True
+    lit = photo.copy()
+    lit[specks] = 255
+    marked = from_float(
+        overlaid(to_float(lit), [(strokes(*mask.shape), (1.0,) * 3)], 0.55), np.uint8
+    )
+    refit = refit_flat_overlay(marked, guess, mask)  # the guess: the photo without its specks
+    dark = specks & (photo.max(axis=2) < 160)  # specks no mixture with the photo comes near
+    assert dark.sum() >= 5
+    assert refit[dark].min() >= 240, refit[dark]  # the remover left 90-153; the fitted state: 245
+
+
 def halves(channels: int = 3):
     """(photo, marked, guess, mask, doubtful): the mask holds the mark's left half only, as a
     detector unsure of the rest leaves it; there a remover got the photo right."""
