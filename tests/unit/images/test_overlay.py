@@ -216,14 +216,13 @@ def test_a_highlight_under_one_state_alone_is_inverted_though_no_guess_comes_nea
     away: every guess of the photo is far from them, so no mixture explains them; in one
     state alone their inverse needs no guess, and they come back."""
     photo, _, guess, mask = case()
-    core = (strokes(*mask.shape) == 1) & ~grow(strokes(*mask.shape) < 1, 1)
-    specks = np.zeros_like(core)
-    specks[np.nonzero(core)[0][::97], np.nonzero(core)[1][::97]] = True
+    coverage = strokes(*mask.shape)
+    rows, columns = np.nonzero((coverage == 1) & ~grow(coverage < 1, 1))  # the strokes' cores
+    specks = np.zeros_like(mask)
+    specks[rows[::97], columns[::97]] = True
     lit = photo.copy()
     lit[specks] = 255
-    marked = from_float(
-        overlaid(to_float(lit), [(strokes(*mask.shape), (1.0,) * 3)], 0.55), np.uint8
-    )
+    marked = from_float(overlaid(to_float(lit), [(coverage, (1.0,) * 3)], 0.55), np.uint8)
     refit = refit_flat_overlay(marked, guess, mask)  # the guess: the photo without its specks
     dark = specks & (photo.max(axis=2) < 160)  # specks no mixture with the photo comes near
     assert dark.sum() >= 5
