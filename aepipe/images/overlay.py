@@ -99,7 +99,7 @@ GHOST_SIGMA = 8.0  # the σ at which the denoiser judges which refit leaves less
 CLEARLY = 0.95  # the searched states win when the denoiser changes their refit less than this share
 FILL_CLEARLY = 0.75  # ... and the fill's refit wins over the remover's below this share
 STILL_SEEN = 0.1  # a refit the detector still sees the mark in this much (mean probability) ...
-SEEN_RATIO = 0.1  # ... is not kept when another brought that under this share of it
+SEEN_RATIO = 0.2  # ... is not kept when another brought that under this share of it
 
 #: An image (native dtype) and a noise level σ (0-255) -> the image denoised.
 Denoiser = Callable[[np.ndarray, float], np.ndarray]

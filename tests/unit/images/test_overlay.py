@@ -369,7 +369,8 @@ def test_a_refit_the_detector_still_sees_the_mark_in_is_not_kept_when_another_to
     sightings = Sightings([[whole, out], [faint]], detector)
     assert sightings(whole) == 1.0 and sightings(out) == 1 / 12
     assert sightings.still_marked(whole)
-    assert not sightings.still_marked(faint)  # 1/12 is not under a tenth of 4/12
+    assert not sightings.still_marked(faint)  # 1/12 is not under a fifth of 4/12
+    assert Sightings([[alike], [out]], detector).still_marked(alike)  # but is of 6/12
     assert not Sightings([[alike], [faint]], detector).still_marked(alike)
     hardly = refit_seen(1)  # seen 1/12, under ``STILL_SEEN``
     assert not Sightings([[hardly], [refit_seen(0)]], detector).still_marked(hardly)
