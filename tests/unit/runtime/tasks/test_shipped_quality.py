@@ -109,9 +109,9 @@ def test_the_shipped_remover_refits_with_its_companion_denoiser() -> None:
 
 STILL_TOUCHED = pytest.mark.xfail(
     strict=True,
-    reason="issue 17: the detector keeps two regions (283 and 92 px, mean probability 0.89 and "
-    "0.93 over its four views) on this Lanczos-downscaled sample; the remover repaints them "
-    "(37.8 dB against the input)",
+    reason="a false alarm left after issue 17: the detector keeps two regions (283 and 92 px, "
+    "mean probability 0.89 and 0.93 over its four views) on this Lanczos-downscaled sample; "
+    "the remover repaints them (37.8 dB against the input)",
 )
 
 
